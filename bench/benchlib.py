@@ -1,0 +1,636 @@
+"""benchlib.py - shared pieces of the Poshta benchmarks (python3 standard library only).
+
+Starts and stops the two servers that the benchmarks compare, each as a private
+instance on a loopback port inside a scratch directory:
+
+  * PostfixInstance: Postfix from Debian, set up as the project's anchor script
+    postfix_setup.sh does (../shared/bench/postfix_setup.sh in the workspace; the
+    same main.cf/master.cf are written here so that bench/ needs nothing else):
+    smtpd on 127.0.0.1:PORT, virtual(8) delivery into Maildir for @bench.test,
+    no DNS, every other destination goes to error(8), so nothing leaves the box.
+  * PoshtaInstance: `poshta serve -c CFG` with a configuration written into the
+    scratch directory (domain bench.test, one SMTP listener on 127.0.0.1:PORT,
+    DNS pointed at the discard port 127.0.0.1:9).
+
+plus helpers: free ports, RLIMIT_NOFILE, process-tree memory (RSS/PSS), Maildir
+file counting and cleaning, and a concurrent opener of idle SMTP sessions.
+Everything here must be run as root (Postfix needs it).
+"""
+import errno
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+DEFAULT_POSHTA = os.path.join(REPO_ROOT, "build", "poshta")
+DOMAIN = "bench.test"
+# smtp-source -t to@bench.test -r N sends to to@, 2to@, ... Nto@ (it prefixes the
+# recipient number from the second recipient on). Poshta only accepts existing
+# users, so the benchmarks create to@ and 1to@ .. 10to@ (1to is never used by
+# smtp-source 3.7, but costs nothing). postmaster@ exists in Poshta on its own.
+USERS = ["to"] + ["%dto" % i for i in range(1, 11)]
+PASSWORD = "bench-password"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    log("error: " + msg)
+    sys.exit(1)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        die("run as root (Postfix's private instance needs it)")
+
+
+def install_signal_handlers():
+    """Turn SIGTERM/SIGHUP into SystemExit so that try/finally cleanup runs."""
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, handler)
+
+
+def raise_nofile(want):
+    """Raise RLIMIT_NOFILE of this process to at least `want` (root may raise the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_workdir(parent=None):
+    """A scratch directory on a real disk (/var/tmp, not a tmpfs /tmp, so fsync costs what it costs).
+    Mode 0755: Postfix daemons (user postfix) and virtual(8) (uid 5000) must traverse it."""
+    parent = parent or "/var/tmp"
+    d = tempfile.mkdtemp(prefix="poshta-bench-", dir=parent)
+    os.chmod(d, 0o755)
+    return d
+
+
+def find_smtp_source():
+    for p in (shutil.which("smtp-source"), "/usr/sbin/smtp-source", "/usr/lib/postfix/smtp-source",
+              "/usr/libexec/postfix/smtp-source"):
+        if p and os.access(p, os.X_OK):
+            return p
+    die("smtp-source not found; install Postfix: scripts/setup.sh --bench")
+
+
+def wait_banner(port, timeout=30.0, proc=None):
+    """Wait until 127.0.0.1:port answers with a 220 greeting."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited with status %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                data = b""
+                while b"\n" not in data:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    data += d
+                if data.startswith(b"220"):
+                    try:
+                        s.sendall(b"QUIT\r\n")
+                        s.recv(4096)
+                    except OSError:
+                        pass
+                    return
+                last = data
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError("no 220 greeting on 127.0.0.1:%d after %.0f s (last: %r)" % (port, timeout, last))
+
+
+# ---------------------------------------------------------------- process trees and memory
+
+def proc_children():
+    kids = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            kids.setdefault(ppid, []).append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    return kids
+
+
+def tree(root):
+    kids = proc_children()
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive for our purposes
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except (OSError, ValueError):
+        return False
+
+
+def tree_memory(root):
+    """Sum VmRSS (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) over root and its descendants.
+    RSS counts shared pages (libraries, shared memory) once per process; PSS divides them
+    among the processes that share them, so PSS is the fair per-connection figure."""
+    rss = pss = 0
+    names = {}
+    for p in tree(root):
+        try:
+            nm = "?"
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("Name:"):
+                        nm = line.split()[1]
+                    elif line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                        break
+            names[nm] = names.get(nm, 0) + 1
+        except (OSError, ValueError):
+            pass
+    return {"procs": sum(names.values()), "rss_kib": rss, "pss_kib": pss, "by_name": names}
+
+
+def kill_tree(root, sig=signal.SIGKILL):
+    """Signal root and its descendants (only processes we started, found by PID)."""
+    for p in reversed(tree(root)):
+        try:
+            os.kill(p, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# ---------------------------------------------------------------- Maildir helpers
+
+def mailbox_dirs(mailroot):
+    try:
+        return [os.path.join(mailroot, b) for b in os.listdir(mailroot)]
+    except FileNotFoundError:
+        return []
+
+
+def count_new(mailroot):
+    """Number of files in <mailroot>/<box>/new/ over all boxes."""
+    n = 0
+    for b in mailbox_dirs(mailroot):
+        try:
+            n += len(os.listdir(os.path.join(b, "new")))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    return n
+
+
+def clean_mailboxes(mailroot):
+    """Delete the messages in every box (new/, cur/, tmp/) but keep the directories, so neither
+    server has to re-create its mailboxes (and Poshta keeps the ones made by `user add`)."""
+    for b in mailbox_dirs(mailroot):
+        for sub in ("new", "cur", "tmp"):
+            d = os.path.join(b, sub)
+            try:
+                names = os.listdir(d)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for nm in names:
+                p = os.path.join(d, nm)
+                try:
+                    os.unlink(p)
+                except IsADirectoryError:
+                    shutil.rmtree(p, ignore_errors=True)
+                except FileNotFoundError:
+                    pass
+
+
+def files_under(path):
+    n = 0
+    for _root, _dirs, files in os.walk(path):
+        n += len(files)
+    return n
+
+
+# ---------------------------------------------------------------- Postfix
+
+POSTFIX_MASTER_CF = """\
+127.0.0.1:{port} inet n - n - {smtpd_maxproc} smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+POSTFIX_MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {base}/queue
+data_directory = {base}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = anchors.test
+mydomain = anchors.test
+myorigin = $myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+relay_domains =
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+biff = no
+# no DNS for the (loopback) client name; only 127.0.0.0/8 may be touched
+smtpd_peername_lookup = no
+virtual_mailbox_domains = bench.test
+virtual_mailbox_base = {base}/mail
+virtual_mailbox_maps = texthash:{base}/etc/vmailbox
+virtual_uid_maps = static:{vuid}
+virtual_gid_maps = static:{vuid}
+maillog_file = {base}/log/maillog
+# nothing may leave the box: no SMTP client, no DNS; bounces die in error(8)
+default_transport = error:outbound mail disabled in benchmark
+relay_transport = error:outbound mail disabled in benchmark
+smtp_dns_support_level = disabled
+maillog_file_prefixes = {base}/log
+"""
+
+
+class PostfixInstance:
+    """A private Postfix, configured exactly like the anchor postfix_setup.sh BASE PORT,
+    except that smtpd's process limit can be raised (smtpd_maxproc) for the idle-connection
+    test: Postfix runs one smtpd process per connection, at most default_process_limit
+    (100) unless master.cf says otherwise."""
+
+    name = "Postfix"
+
+    def __init__(self, base, port, vuid=5000, smtpd_maxproc=None):
+        self.base = base
+        self.port = port
+        self.vuid = vuid
+        self.smtpd_maxproc = smtpd_maxproc
+        self.etc = os.path.join(base, "etc")
+        self.mailroot = os.path.join(base, "mail", DOMAIN)
+        self.started = False
+        self._pids = []
+
+    def setup(self):
+        for d in ("etc", "queue", "data", "mail", "log"):
+            os.makedirs(os.path.join(self.base, d), exist_ok=True)
+        os.chmod(self.base, 0o755)
+        shutil.chown(os.path.join(self.base, "data"), user="postfix")
+        os.chown(os.path.join(self.base, "mail"), self.vuid, self.vuid)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(POSTFIX_MAIN_CF.format(base=self.base, vuid=self.vuid))
+        # virtual(8) refuses regexp substitution, so the mailboxes are listed: to@, 1to@ .. 10to@
+        # (smtp-source -r N), u0@ .. u99@, and a catch-all for anything else.
+        with open(os.path.join(self.etc, "vmailbox"), "w") as f:
+            f.write("to@bench.test bench.test/to/\n")
+            for i in range(1, 11):
+                f.write("%dto@bench.test bench.test/%dto/\n" % (i, i))
+            for i in range(100):
+                f.write("u%d@bench.test bench.test/u%d/\n" % (i, i))
+            f.write("@bench.test bench.test/catchall/\n")
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER_CF.format(port=self.port, smtpd_maxproc=self.smtpd_maxproc or "-"))
+        r = subprocess.run(["postfix", "-c", self.etc, "check"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("postfix check failed: %s" % (r.stderr or r.stdout).strip())
+
+    def pidfile(self):
+        return os.path.join(self.base, "queue", "pid", "master.pid")
+
+    def pid(self):
+        try:
+            with open(self.pidfile()) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self):
+        r = subprocess.run(["postfix", "-c", self.etc, "start"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("postfix start failed: %s" % (r.stderr or r.stdout).strip())
+        self.started = True
+        t0 = time.monotonic()
+        while self.pid() is None or not pid_alive(self.pid()):
+            if time.monotonic() - t0 > 20:
+                raise RuntimeError("Postfix master did not start; see %s/log/maillog" % self.base)
+            time.sleep(0.1)
+        wait_banner(self.port)
+
+    def stop(self):
+        if not self.started:
+            return
+        pid = self.pid()
+        pids = tree(pid) if pid and pid_alive(pid) else []
+        subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True, text=True)
+        t0 = time.monotonic()
+        while any(pid_alive(p) for p in pids) and time.monotonic() - t0 < 20:
+            time.sleep(0.1)
+        for p in pids:
+            if pid_alive(p):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.started = False
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def queue_empty(self):
+        q = os.path.join(self.base, "queue")
+        for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
+            if files_under(os.path.join(q, sub)):
+                return False
+        return True
+
+    def log_tail(self, n=20):
+        try:
+            with open(os.path.join(self.base, "log", "maillog"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+
+# ---------------------------------------------------------------- Poshta
+
+POSHTA_CFG = """\
+# written by bench/benchlib.py
+hostname = "bench.test"
+data_dir = "{data_dir}"
+domains  = ["bench.test"]
+
+[[listen]]
+protocol = "smtp"
+address  = "127.0.0.1:{port}"
+
+[limits]
+connections        = 20000
+connections_per_ip = 20000
+message_size       = 10485760
+recipients         = 100
+
+[delivery]
+# DNS goes to the discard port on loopback: nothing may leave the machine
+resolver = "127.0.0.1:9"
+"""
+
+
+def _child_nofile(n):
+    def f():
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+        except (ValueError, OSError):
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return f
+
+
+class PoshtaInstance:
+    name = "Poshta"
+
+    def __init__(self, binary, base, port, users=USERS, nofile=65536):
+        self.binary = os.path.abspath(binary)
+        self.base = base
+        self.port = port
+        self.users = users
+        self.nofile = nofile
+        self.cfg = os.path.join(base, "poshta.toml")
+        self.data_dir = os.path.join(base, "data")
+        self.mailroot = os.path.join(self.data_dir, "mail", DOMAIN)
+        self.logfile = os.path.join(base, "poshta.log")
+        self.proc = None
+        self._log = None
+
+    def setup(self):
+        if not os.access(self.binary, os.X_OK):
+            raise RuntimeError("%s is not there (or not executable): build Poshta first "
+                               "(scripts/setup.sh), or pass --poshta PATH" % self.binary)
+        os.makedirs(self.data_dir, exist_ok=True)
+        with open(self.cfg, "w") as f:
+            f.write(POSHTA_CFG.format(data_dir=self.data_dir, port=self.port))
+        r = subprocess.run([self.binary, "check", "-c", self.cfg], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("poshta check -c %s failed (%d): %s" % (
+                self.cfg, r.returncode, (r.stderr + r.stdout).strip()))
+        for u in self.users:
+            addr = "%s@%s" % (u, DOMAIN)
+            r = subprocess.run([self.binary, "user", "add", addr, "--password-stdin", "-c", self.cfg],
+                               input=PASSWORD + "\n", capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("poshta user add %s failed (%d): %s" % (
+                    addr, r.returncode, (r.stderr + r.stdout).strip()))
+
+    def pidfile(self):
+        return os.path.join(self.data_dir, "poshta.pid")
+
+    def pid(self):
+        """The PID from <data_dir>/poshta.pid (falls back to the process we started)."""
+        try:
+            with open(self.pidfile()) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return self.proc.pid if self.proc else None
+
+    def start(self):
+        self._log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([self.binary, "serve", "-c", self.cfg], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.base,
+                                     preexec_fn=_child_nofile(self.nofile))
+        wait_banner(self.port, proc=self.proc)
+        t0 = time.monotonic()
+        while not os.path.exists(self.pidfile()) and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        pf = self.pid()
+        if pf != self.proc.pid:
+            log("warning: %s holds %s, but the process started is %d" % (self.pidfile(), pf, self.proc.pid))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                log("warning: poshta did not exit 40 s after SIGTERM; killing it")
+                kill_tree(self.proc.pid)
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        if rc not in (0, -signal.SIGTERM):
+            log("warning: poshta serve exited with status %s (log: %s)" % (rc, self.logfile))
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def queue_empty(self):
+        q = os.path.join(self.data_dir, "queue")
+        subs = [os.path.join(q, s) for s in ("msg", "env")]
+        if not any(os.path.isdir(s) for s in subs):
+            return True
+        return not any(files_under(s) for s in subs)
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def log_count(self, word):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return sum(1 for line in f if word in line)
+        except OSError:
+            return 0
+
+
+# ---------------------------------------------------------------- idle SMTP sessions
+
+def open_idle_smtp(port, n, batch=200, timeout=30.0, ehlo=b"EHLO client.test\r\n"):
+    """Open n SMTP sessions to 127.0.0.1:port, each read up to the greeting, sent EHLO and read
+    up to the final 250 line, and return (sockets, errors). At most `batch` sessions are in
+    their handshake at once, so a listen backlog is never flooded."""
+    sel = selectors.DefaultSelector()
+    done, errors = [], []
+    pending = 0
+    started = 0
+    state = {}  # sock -> [phase, buffer, deadline]
+
+    def fail(s, why):
+        nonlocal pending
+        sel.unregister(s)
+        s.close()
+        del state[s]
+        pending -= 1
+        errors.append(why)
+
+    while len(done) + len(errors) < n:
+        while pending < batch and started < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            err = s.connect_ex(("127.0.0.1", port))
+            started += 1
+            if err not in (0, errno.EINPROGRESS):
+                s.close()
+                errors.append("connect: %s" % os.strerror(err))
+                continue
+            state[s] = ["connect", b"", time.monotonic() + timeout]
+            sel.register(s, selectors.EVENT_WRITE)
+            pending += 1
+        if pending == 0:
+            continue
+        for key, _ev in sel.select(timeout=1.0):
+            s = key.fileobj
+            st = state[s]
+            if st[0] == "connect":
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    fail(s, "connect: %s" % os.strerror(err))
+                    continue
+                st[0] = "banner"
+                sel.modify(s, selectors.EVENT_READ)
+                continue
+            try:
+                d = s.recv(65536)
+            except OSError as e:
+                fail(s, "%s: %s" % (st[0], e))
+                continue
+            if not d:
+                fail(s, "%s: closed by server (%r)" % (st[0], st[1][-200:]))
+                continue
+            st[1] += d
+            while b"\n" in st[1]:
+                line, st[1] = st[1].split(b"\n", 1)
+                if len(line) >= 4 and line[3:4] == b"-":
+                    continue  # continuation of a multi-line reply
+                if st[0] == "banner":
+                    if not line.startswith(b"220"):
+                        fail(s, "banner: %r" % line)
+                        break
+                    st[0] = "ehlo"
+                    s.sendall(ehlo)  # tiny, fits in the empty send buffer
+                elif st[0] == "ehlo":
+                    if not line.startswith(b"250"):
+                        fail(s, "ehlo: %r" % line)
+                        break
+                    sel.unregister(s)
+                    del state[s]
+                    pending -= 1
+                    s.setblocking(True)
+                    done.append(s)
+                    break
+        now = time.monotonic()
+        for s in [s for s, st in state.items() if st[2] < now]:
+            fail(s, "%s: timeout after %.0f s" % (state[s][0], timeout))
+    sel.close()
+    return done, errors

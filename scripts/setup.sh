@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything Poshta needs to build, test and benchmark on Debian 12,
+# from Debian's own packages, then configures and builds the release tree in
+# build/. Run as root (or through sudo). Safe to run again.
+#
+#   scripts/setup.sh            packages + release build
+#   scripts/setup.sh --deps     packages only
+#   scripts/setup.sh --bench    also the anchors for bench/ (Postfix, Dovecot)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_build=1
+want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --deps) want_build=0 ;;
+    --bench) want_bench=1 ;;
+    *) echo "usage: scripts/setup.sh [--deps] [--bench]" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  # libraries
+  libasio-dev libssl-dev libc-ares-dev libsqlite3-dev libtomlplusplus-dev
+  libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev zlib1g-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest swaks
+  curl dnsmasq-base openssl procps
+)
+if [ "$want_bench" = 1 ]; then
+  packages+=(postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$want_bench" = 1 ]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  fi
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$want_build" = 1 ]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build build
+fi

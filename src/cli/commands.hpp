@@ -1,0 +1,37 @@
+// The subcommands of docs/SPEC.md "The command". Each returns the process
+// exit status: 0 success, 1 a user error (one line on stderr saying what to
+// do), 2 bad usage.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace poshta::cli {
+
+// Loads the configuration `-c` names (or the default); prints fatal problems
+// as "FILE:LINE: message" and returns nullopt on any.
+std::optional<core::Config> load_config(const std::filesystem::path& path, bool print_warnings);
+
+int serve(const std::filesystem::path& config_path, bool verbose);
+int check(const std::filesystem::path& config_path);
+int version();
+
+int user_add(const core::Config& config, const std::string& address, bool password_stdin);
+int user_passwd(const core::Config& config, const std::string& address, bool password_stdin);
+int user_del(const core::Config& config, const std::string& address);
+int user_list(const core::Config& config);
+int domain_add(const core::Config& config, const std::string& domain);
+int domain_del(const core::Config& config, const std::string& domain);
+int domain_list(const core::Config& config);
+int alias_add(const core::Config& config, const std::string& alias, const std::vector<std::string>& targets);
+int alias_del(const core::Config& config, const std::string& alias);
+int alias_list(const core::Config& config);
+
+// "poshta: error: ..." on stderr; returns 1.
+int user_error(const std::string& message);
+
+}  // namespace poshta::cli

@@ -1,0 +1,150 @@
+// `poshta serve`: the composition root. It builds every part from the
+// configuration, wires them together, runs the event loop, and handles the
+// signals of docs/SPEC.md (SIGTERM/SIGINT: stop; SIGHUP: reload).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <asio/signal_set.hpp>
+#include <fstream>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/smtp_service.hpp"
+#include "core/files.hpp"
+#include "core/group_sync.hpp"
+#include "core/log.hpp"
+#include "delivery/runner.hpp"
+#include "directory/directory.hpp"
+#include "net/server.hpp"
+#include "queue/spool.hpp"
+#include "store/maildir.hpp"
+
+namespace poshta::cli {
+
+namespace {
+
+constexpr std::chrono::seconds kShutdownGrace{30};
+constexpr std::size_t kBlockingThreads = 32;  // mostly waiting in group commits
+
+queue::RetryPolicy retry_policy(const core::Config& c) { return {c.delivery.retry, c.delivery.bounce_after}; }
+net::Limits net_limits(const core::Config& c) { return {c.limits.connections, c.limits.connections_per_ip}; }
+
+// Many idle connections need many descriptors: raise the soft limit to the hard one.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void log_problems(const std::vector<core::ConfigProblem>& problems, const std::string& source) {
+  for (const auto& p : problems) {
+    if (!p.fatal) spdlog::warn("config {}:{}: {}", source, p.line, p.message);
+  }
+}
+
+}  // namespace
+
+int serve(const std::filesystem::path& config_path, bool verbose) {
+  core::init_logging(verbose);
+  auto loaded = config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& p : loaded.problems) {
+      if (p.fatal) spdlog::error("config {}:{}: {}", loaded.config.source, p.line, p.message);
+    }
+    return 1;
+  }
+  log_problems(loaded.problems, loaded.config.source);
+  auto config = std::make_shared<const core::Config>(loaded.config);
+  raise_fd_limit();
+
+  const auto& data = config->data_dir;
+  for (const auto& sub : {data, data / "mail", data / "queue"}) {
+    if (auto ec = core::make_directories(sub)) return user_error("cannot create " + sub.string() + ": " + ec.message());
+  }
+  try {
+    core::GroupSync sync({data / "queue", data / "mail"});
+    queue::Spool spool(data / "queue", sync);
+    store::Maildir maildir(data / "mail", config->hostname);
+    directory::Directory directory(data / "directory.sqlite", config->domains);
+    delivery::Runner runner(spool, maildir, sync, retry_policy(*config));
+    net::Server server(net_limits(*config), kBlockingThreads);
+    SmtpContext smtp_ctx{server, directory, spool, runner, config};
+
+    for (const auto& l : config->listeners) {
+      const std::string name = core::protocol_name(l.protocol);
+      switch (l.protocol) {
+        case core::Protocol::smtp:
+        case core::Protocol::submission: {
+          const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
+          server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
+                        [&smtp_ctx, flavor](std::shared_ptr<net::Connection> c) {
+                          return serve_smtp(std::move(c), smtp_ctx, flavor);
+                        });
+          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
+          break;
+        }
+        default:
+          spdlog::warn("serve event=listener_ignored protocol={} address={} reason=\"not served by this version\"",
+                       name, l.text());
+      }
+    }
+
+    auto recovered = spool.recover();
+    for (const auto& id : recovered.discarded) {
+      spdlog::warn("queue queue_id={} event=discarded reason=\"incomplete entry from an interrupted write\"", id);
+    }
+    spdlog::info("queue event=recovered messages={}", recovered.envelopes.size());
+    runner.start(std::move(recovered.envelopes));
+
+    const auto pid_file = data / "poshta.pid";
+    {
+      std::ofstream(pid_file) << ::getpid() << "\n";
+    }
+
+    asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
+    std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        if (config_path.empty()) {
+          spdlog::info("serve event=reload result=skipped reason=\"running on the embedded defaults\"");
+        } else if (auto next = core::load_config_file(config_path); !next.ok()) {
+          for (const auto& p : next.problems) {
+            if (p.fatal) spdlog::error("config {}:{}: {}", next.config.source, p.line, p.message);
+          }
+          spdlog::error("serve event=reload result=failed reason=\"configuration has errors; keeping the old one\"");
+        } else {
+          log_problems(next.problems, next.config.source);
+          if (next.config.data_dir != config->data_dir) {
+            spdlog::warn("serve event=reload note=\"data_dir changes need a restart\"");
+          }
+          smtp_ctx.config = std::make_shared<const core::Config>(std::move(next.config));
+          directory.set_config_domains(smtp_ctx.config->domains);
+          runner.set_retry_policy(retry_policy(*smtp_ctx.config));
+          server.set_limits(net_limits(*smtp_ctx.config));
+          spdlog::info("serve event=reload result=ok note=\"listener changes need a restart\"");
+        }
+        signals.async_wait(on_signal);
+        return;
+      }
+      spdlog::info("serve event=stopping signal={}", sig);
+      signals.cancel();
+      server.stop(kShutdownGrace);
+    };
+    signals.async_wait(on_signal);
+
+    spdlog::info("serve event=started hostname={} data_dir={} domains={}", config->hostname, data.string(),
+                 fmt::join(config->domains, ","));
+    server.run();
+    runner.stop();
+    ::unlink(pid_file.c_str());
+    spdlog::info("serve event=stopped");
+  } catch (const std::exception& e) {
+    spdlog::error("serve event=failed error=\"{}\"", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace poshta::cli

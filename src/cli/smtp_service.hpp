@@ -1,0 +1,29 @@
+// The SMTP listeners' handler: drives one smtp::ServerSession over a
+// net::Connection and answers its requests from the directory (recipients,
+// VRFY, EXPN) and the spool (queue the message, then reply).
+#pragma once
+
+#include <memory>
+
+#include <asio/awaitable.hpp>
+
+#include "core/config.hpp"
+#include "delivery/runner.hpp"
+#include "directory/directory.hpp"
+#include "net/server.hpp"
+#include "queue/spool.hpp"
+#include "smtp/server_session.hpp"
+
+namespace poshta::cli {
+
+struct SmtpContext {
+  net::Server& server;
+  directory::Directory& directory;
+  queue::Spool& spool;
+  delivery::Runner& runner;
+  std::shared_ptr<const core::Config> config;  // replaced on SIGHUP; read on the event loop only
+};
+
+asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor);
+
+}  // namespace poshta::cli

@@ -1,0 +1,369 @@
+#include "core/config.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/address.hpp"
+#include "core/duration.hpp"
+
+namespace poshta::core {
+
+namespace {
+
+struct ProtocolInfo {
+  const char* name;
+  Protocol protocol;
+  bool built;  // served by this version
+};
+
+constexpr ProtocolInfo kProtocols[] = {
+    {"smtp", Protocol::smtp, true},         {"submission", Protocol::submission, true},
+    {"submissions", Protocol::submissions, false}, {"lmtp", Protocol::lmtp, false},
+    {"imap", Protocol::imap, false},        {"imaps", Protocol::imaps, false},
+    {"pop3", Protocol::pop3, false},        {"pop3s", Protocol::pop3s, false},
+};
+
+std::string system_hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+// Walks the TOML tree and fills Config, recording each problem with its line.
+class Loader {
+ public:
+  explicit Loader(LoadedConfig& out) : out_(out) {}
+
+  void load(const toml::table& root) {
+    for (auto&& [key, node] : root) {
+      const std::string_view k = key.str();
+      if (k == "hostname") {
+        if (auto s = string_of(node, k)) hostname(*s, node);
+      } else if (k == "data_dir") {
+        if (auto s = string_of(node, k)) {
+          if (s->empty()) problem(node, "data_dir must not be empty");
+          else config().data_dir = *s;
+        }
+      } else if (k == "domains") {
+        domains(node);
+      } else if (k == "listen") {
+        listeners(node);
+      } else if (k == "tls") {
+        tls(node);
+      } else if (k == "limits") {
+        limits(node);
+      } else if (k == "delivery") {
+        delivery(node);
+      } else {
+        unknown(node, "", k);
+      }
+    }
+  }
+
+ private:
+  Config& config() { return out_.config; }
+
+  void problem(const toml::node& node, std::string message, bool fatal = true) {
+    out_.problems.push_back({static_cast<int>(node.source().begin.line), std::move(message), fatal});
+  }
+
+  void unknown(const toml::node& node, std::string_view table, std::string_view key) {
+    std::string where = table.empty() ? "" : " in [" + std::string(table) + "]";
+    problem(node, "unknown key '" + std::string(key) + "'" + where + " (see README: Configuration reference)");
+  }
+
+  std::optional<std::string> string_of(const toml::node& node, std::string_view key) {
+    if (auto v = node.value<std::string>()) return *v;
+    problem(node, std::string(key) + " must be a string");
+    return std::nullopt;
+  }
+
+  template <typename T>
+  bool integer_of(const toml::node& node, std::string_view key, T& out, std::int64_t min, std::int64_t max) {
+    auto v = node.value<std::int64_t>();
+    if (!v || *v < min || *v > max) {
+      problem(node, std::string(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return false;
+    }
+    out = static_cast<T>(*v);
+    return true;
+  }
+
+  std::optional<std::chrono::seconds> duration_of(const toml::node& node, std::string_view key) {
+    if (auto s = node.value<std::string>()) {
+      if (auto d = parse_duration(*s); d && d->count() > 0) return d;
+    }
+    problem(node, std::string(key) + " must be a duration such as \"30s\", \"5m\", \"1h\" or \"5d\"");
+    return std::nullopt;
+  }
+
+  void hostname(const std::string& s, const toml::node& node) {
+    if (!is_valid_domain(s)) {
+      problem(node, "hostname '" + s + "' is not a valid domain name");
+      return;
+    }
+    config().hostname = s;
+  }
+
+  void domains(const toml::node& node) {
+    const auto* arr = node.as_array();
+    if (!arr) {
+      problem(node, "domains must be an array of strings");
+      return;
+    }
+    config().domains.clear();
+    for (auto&& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!s || !is_valid_domain(*s)) {
+        problem(item, "domains: '" + (s ? *s : std::string("?")) + "' is not a valid domain name");
+        continue;
+      }
+      config().domains.push_back(to_lower(*s));
+    }
+  }
+
+  void listeners(const toml::node& node) {
+    const auto* arr = node.as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      problem(node, "listen must be written as [[listen]] tables");
+      return;
+    }
+    for (auto&& item : *arr) {
+      const auto& table = *item.as_table();
+      ListenerConfig listener;
+      bool have_protocol = false;
+      bool have_address = false;
+      for (auto&& [key, value] : table) {
+        if (key.str() == "protocol") {
+          auto s = string_of(value, "protocol");
+          if (!s) continue;
+          const ProtocolInfo* info = nullptr;
+          for (const auto& p : kProtocols) {
+            if (*s == p.name) info = &p;
+          }
+          if (!info) {
+            problem(value, "unknown protocol '" + *s +
+                               "' (smtp, submission, submissions, lmtp, imap, imaps, pop3 or pop3s)");
+            continue;
+          }
+          listener.protocol = info->protocol;
+          have_protocol = true;
+          if (!info->built) {
+            problem(value, std::string("protocol '") + info->name + "' is not served by this version; the listener is ignored",
+                    false);
+          }
+        } else if (key.str() == "address") {
+          auto s = string_of(value, "address");
+          if (!s) continue;
+          if (!parse_host_port(*s, listener.host, listener.port) || !is_ip_address(listener.host)) {
+            problem(value, "address '" + *s + "' must be host:port with a numeric host, e.g. 127.0.0.1:25 or [::]:25");
+            continue;
+          }
+          have_address = true;
+        } else {
+          unknown(value, "listen", key.str());
+        }
+      }
+      if (!have_protocol || !have_address) {
+        problem(item, "[[listen]] needs both protocol and address");
+        continue;
+      }
+      if (listener_seen_) config().listeners.push_back(listener);
+      else {
+        config().listeners = {listener};
+        listener_seen_ = true;
+      }
+    }
+  }
+
+  void tls(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return problem(node, "tls must be a table");
+    for (auto&& [key, value] : *table) {
+      if (key.str() == "certificate") {
+        if (auto s = string_of(value, key.str())) config().tls.certificate = *s;
+      } else if (key.str() == "private_key") {
+        if (auto s = string_of(value, key.str())) config().tls.private_key = *s;
+      } else {
+        unknown(value, "tls", key.str());
+        continue;
+      }
+      problem(value, "TLS is not served by this version; [tls] " + std::string(key.str()) + " is ignored", false);
+    }
+  }
+
+  void limits(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return problem(node, "limits must be a table");
+    auto& l = config().limits;
+    for (auto&& [key, value] : *table) {
+      const std::string_view k = key.str();
+      if (k == "message_size") integer_of(value, k, l.message_size, 1024, std::int64_t{1} << 40);
+      else if (k == "recipients") integer_of(value, k, l.recipients, 1, 100000);
+      else if (k == "connections") integer_of(value, k, l.connections, 1, 1000000);
+      else if (k == "connections_per_ip") integer_of(value, k, l.connections_per_ip, 1, 1000000);
+      else if (k == "errors") integer_of(value, k, l.errors, 1, 1000);
+      else if (k == "command_timeout") {
+        if (auto d = duration_of(value, k)) l.command_timeout = *d;
+      } else if (k == "data_timeout") {
+        if (auto d = duration_of(value, k)) l.data_timeout = *d;
+      } else {
+        unknown(value, "limits", k);
+      }
+    }
+  }
+
+  void delivery(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return problem(node, "delivery must be a table");
+    auto& d = config().delivery;
+    for (auto&& [key, value] : *table) {
+      const std::string_view k = key.str();
+      if (k == "resolver" || k == "smarthost") {
+        auto s = string_of(value, k);
+        if (!s) continue;
+        std::string host;
+        std::uint16_t port = 0;
+        if (!s->empty() && !parse_host_port(*s, host, port)) {
+          problem(value, std::string(k) + " must be host:port");
+          continue;
+        }
+        (k == "resolver" ? d.resolver : d.smarthost) = *s;
+        if (!s->empty()) {
+          problem(value, "relay to other domains is not built in this version; " + std::string(k) + " is not used yet",
+                  false);
+        }
+      } else if (k == "remote_port") {
+        integer_of(value, k, d.remote_port, 1, 65535);
+      } else if (k == "retry") {
+        const auto* arr = value.as_array();
+        if (!arr || arr->empty()) {
+          problem(value, "retry must be a non-empty array of durations");
+          continue;
+        }
+        d.retry.clear();
+        for (auto&& item : *arr) {
+          if (auto dur = duration_of(item, "retry")) d.retry.push_back(*dur);
+        }
+      } else if (k == "bounce_after") {
+        if (auto dur = duration_of(value, k)) d.bounce_after = *dur;
+      } else {
+        unknown(value, "delivery", k);
+      }
+    }
+  }
+
+  LoadedConfig& out_;
+  bool listener_seen_ = false;
+};
+
+void finish(LoadedConfig& loaded) {
+  auto& c = loaded.config;
+  if (c.hostname.empty()) c.hostname = system_hostname();
+  if (c.domains.empty()) loaded.problems.push_back({0, "domains must name at least one local domain", true});
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(c.data_dir, ec);
+  if (!ec) c.data_dir = absolute.lexically_normal();
+}
+
+}  // namespace
+
+const char* protocol_name(Protocol p) {
+  for (const auto& info : kProtocols) {
+    if (info.protocol == p) return info.name;
+  }
+  return "?";
+}
+
+std::string ListenerConfig::text() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+bool LoadedConfig::ok() const {
+  for (const auto& p : problems) {
+    if (p.fatal) return false;
+  }
+  return true;
+}
+
+std::vector<ListenerConfig> default_listeners() {
+  return {{Protocol::smtp, "127.0.0.1", 2525},
+          {Protocol::submission, "127.0.0.1", 5870},
+          {Protocol::imap, "127.0.0.1", 1143},
+          {Protocol::pop3, "127.0.0.1", 1110}};
+}
+
+Config default_config() {
+  LoadedConfig loaded;
+  loaded.config.listeners = default_listeners();
+  loaded.config.source = "(embedded defaults)";
+  finish(loaded);
+  return loaded.config;
+}
+
+LoadedConfig load_config_text(std::string_view text, const std::string& source) {
+  LoadedConfig loaded;
+  loaded.config.listeners = default_listeners();
+  loaded.config.source = source;
+  try {
+    toml::table root = toml::parse(text, source);
+    Loader(loaded).load(root);
+  } catch (const toml::parse_error& e) {
+    loaded.problems.push_back(
+        {static_cast<int>(e.source().begin.line), "TOML syntax: " + std::string(e.description()), true});
+    return loaded;
+  }
+  finish(loaded);
+  return loaded;
+}
+
+LoadedConfig load_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadedConfig loaded;
+    loaded.config.source = path.string();
+    loaded.problems.push_back({0, "cannot read " + path.string(), true});
+    return loaded;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path.string());
+}
+
+std::filesystem::path default_config_path() {
+  std::error_code ec;
+  if (std::filesystem::exists("poshta.toml", ec)) return "poshta.toml";
+  return {};
+}
+
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view h;
+  std::string_view p;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+    if (h.find(':') == std::string_view::npos) return false;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) return false;
+  }
+  if (h.empty() || p.empty()) return false;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc{} || end != p.data() + p.size() || value > 65535) return false;
+  host = std::string(h);
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+}  // namespace poshta::core

@@ -1,0 +1,14 @@
+// Durations in configuration: "30s", "5m", "1h", "5d".
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace poshta::core {
+
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+std::string format_duration(std::chrono::seconds d);
+
+}  // namespace poshta::core

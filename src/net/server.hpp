@@ -1,0 +1,118 @@
+// net::Server: the only place that owns sockets. It accepts connections on
+// the configured listeners, enforces the connection limits (in total and per
+// client address), and hands each connection to a protocol handler
+// coroutine. Connection gives handlers reads and writes with deadlines and
+// errors as values; the protocol logic itself stays in sans-IO sessions.
+//
+// Threads: one event loop runs every connection; blocking work (spool
+// writes, fsync) goes to a thread pool through offload().
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/async_result.hpp>
+#include <asio/executor_work_guard.hpp>
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <span>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace poshta::net {
+
+struct Limits {
+  std::uint32_t connections = 5000;
+  std::uint32_t connections_per_ip = 100;
+};
+
+class Server;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, Server& server, std::string listener);
+  ~Connection();
+
+  // Reads what is available (at most buf.size()). On timeout ec is
+  // std::errc::timed_out; if the server interrupts the read (shutdown) it
+  // is asio::error::operation_aborted.
+  asio::awaitable<std::size_t> read_some(std::span<char> buf, std::chrono::seconds timeout, std::error_code& ec);
+  asio::awaitable<void> write(std::string_view data, std::chrono::seconds timeout, std::error_code& ec);
+  // Cancels a pending read (the server is stopping).
+  void interrupt();
+  void close();
+
+  const std::string& peer_ip() const { return peer_ip_; }
+  std::uint16_t peer_port() const { return peer_port_; }
+  const std::string& listener() const { return listener_; }
+
+ private:
+  void arm(std::chrono::seconds timeout);
+
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer deadline_;
+  Server& server_;
+  std::string listener_;
+  std::string peer_ip_;
+  std::uint16_t peer_port_ = 0;
+  std::list<Connection*>::iterator registration_;
+  bool timed_out_ = false;
+  bool interrupted_ = false;
+};
+
+using Handler = std::function<asio::awaitable<void>(std::shared_ptr<Connection>)>;
+
+class Server {
+ public:
+  Server(Limits limits, std::size_t blocking_threads);
+  ~Server();
+
+  asio::io_context& context() { return io_; }
+  asio::thread_pool& pool() { return pool_; }
+
+  // Binds a listener (throws std::system_error if it cannot: start-up only).
+  // `busy_reply` is written to a client refused by the connection limits.
+  void listen(const std::string& host, std::uint16_t port, const std::string& name, std::string busy_reply,
+              Handler handler);
+
+  // Runs the event loop until stop() has finished and every connection is done.
+  void run();
+  // Stops accepting, asks every handler to finish (interrupt), and force-closes
+  // what is still open after `grace`.
+  void stop(std::chrono::seconds grace);
+  bool stopping() const { return stopping_; }
+
+  void set_limits(Limits limits) { limits_ = limits; }
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  friend class Connection;
+  asio::awaitable<void> accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor, std::string name,
+                                    std::string busy_reply, Handler handler);
+  std::list<Connection*>::iterator add(Connection* c);
+  void remove(std::list<Connection*>::iterator registration);
+
+  asio::io_context io_{1};
+  asio::thread_pool pool_;
+  Limits limits_;
+  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::list<Connection*> connections_;
+  std::unordered_map<std::string, std::uint32_t> per_ip_;
+  asio::steady_timer grace_timer_{io_};
+  bool stopping_ = false;
+};
+
+// Runs `fn` on the server's thread pool and resumes the calling coroutine
+// on the event loop when it has returned. Results travel in what `fn`
+// captures (keep it a shared_ptr): g++ 12 mishandles coroutine frames that
+// hold lambdas or results with non-trivial members across a suspension.
+asio::awaitable<void> offload(Server& server, std::function<void()> fn);
+
+}  // namespace poshta::net

@@ -1,0 +1,72 @@
+#include "smtp/data_framer.hpp"
+
+namespace poshta::smtp {
+
+void DataFramer::emit(std::string_view s, std::string& body) {
+  if (size_ + s.size() <= max_size_) body.append(s);
+  size_ += s.size();
+}
+
+void DataFramer::end_line() {
+  if (line_length_ + 1 > kMaxLine) line_too_long_ = true;  // +1: the LF
+  line_length_ = 0;
+  line_start_ = true;
+  dot_only_ = false;
+}
+
+std::size_t DataFramer::feed(std::string_view in, std::string& body) {
+  std::size_t i = 0;
+  const std::size_t n = in.size();
+  while (i < n && !done_) {
+    const char c = in[i];
+    if (pending_cr_) {
+      pending_cr_ = false;
+      if (c == '\n') {
+        ++i;
+        if (dot_only_) {
+          done_ = true;
+          break;
+        }
+        emit("\r\n", body);
+        end_line();
+        continue;
+      }
+      bare_line_end_ = true;  // CR not followed by LF: content, never a line end
+      emit("\r", body);
+      dot_only_ = false;
+    }
+    if (line_start_) {
+      line_start_ = false;
+      if (mode_ == Mode::dot_terminated && c == '.') {  // §4.5.2: drop the first dot
+        dot_only_ = true;
+        ++line_length_;
+        ++i;
+        continue;
+      }
+    }
+    if (c == '\r') {
+      pending_cr_ = true;
+      ++line_length_;
+      ++i;
+      continue;
+    }
+    if (c == '\n') {  // LF without CR: content, never a line end
+      bare_line_end_ = true;
+      dot_only_ = false;
+      emit("\n", body);
+      ++line_length_;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && in[j] != '\r' && in[j] != '\n') ++j;
+    emit(in.substr(i, j - i), body);
+    line_length_ += j - i;
+    if (line_length_ > kMaxLine) line_too_long_ = true;
+    dot_only_ = false;
+    i = j;
+  }
+  return i;
+}
+
+}  // namespace poshta::smtp

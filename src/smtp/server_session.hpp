@@ -1,0 +1,145 @@
+// smtp::ServerSession: the server side of one SMTP connection as a sans-IO
+// state machine (RFC 5321 §4.1, §4.3.2 sequencing; RFC 2920 pipelining).
+//
+// The transport feeds it the bytes it reads and writes out what
+// take_output() returns. The session never touches a socket, a file or a
+// clock. A question it cannot answer itself (is this recipient local? what
+// does VRFY/EXPN say? is the message safely queued?) becomes a Request; the
+// session then reports paused() and consumes no further input until the
+// matching resolve_*() call, which gives pipelined clients their replies in
+// order and the transport natural back-pressure.
+//
+// Phases: `command` reads CRLF-terminated lines (at most 512 octets, 2048
+// for MAIL/RCPT with their ESMTP parameters); `data` hands the content to a
+// DataFramer until <CRLF>.<CRLF>; `chunk` takes exactly the octets a BDAT
+// announced. Transaction state (sender, recipients, content) lives in
+// `Transaction` and is reset by RSET, HELO/EHLO and the end of each message.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/command.hpp"
+#include "smtp/data_framer.hpp"
+#include "smtp/reply.hpp"
+
+namespace poshta::smtp {
+
+enum class Flavor { smtp, submission };
+
+struct SessionConfig {
+  std::string hostname;
+  Flavor flavor = Flavor::smtp;
+  std::uint64_t max_message_size = 26214400;
+  std::uint32_t max_recipients = 100;
+  std::uint32_t max_errors = 10;
+};
+
+// Where an accepted recipient's mail goes after alias expansion.
+struct Destination {
+  std::string address;
+  bool local = false;  // a mailbox here, else a remote address
+};
+
+struct Recipient {
+  RcptArgs args;                          // as the client sent them
+  std::vector<Destination> destinations;
+};
+
+struct Transaction {
+  Verb mode = Verb::mail;  // mail, send, soml or saml
+  MailArgs mail;
+  std::vector<Recipient> recipients;
+  std::string content;  // the message as received, CRLF line ends
+  bool used_bdat = false;
+};
+
+struct Request {
+  enum class Kind { recipient, verify, expand, message };
+  Kind kind = Kind::recipient;
+  std::string address;  // recipient, verify, expand: as the client wrote it
+};
+
+struct RecipientVerdict {
+  Reply reply;                            // 2xx: accepted
+  std::vector<Destination> destinations;  // for an accepted recipient
+};
+
+class ServerSession {
+ public:
+  ServerSession(SessionConfig config, std::string peer_ip);
+
+  // Queues the 220 greeting.
+  void start();
+  // Takes bytes read from the client and processes as far as possible.
+  void feed(std::string_view bytes);
+
+  bool paused() const { return pending_.has_value(); }
+  const Request& request() const { return *pending_; }
+  // The transaction a `message` request asks to queue.
+  const Transaction& transaction() const { return *txn_; }
+
+  void resolve_recipient(RecipientVerdict verdict);
+  void resolve_lookup(Reply reply);   // VRFY or EXPN
+  void resolve_message(Reply reply);  // the message was queued (2xx) or not
+
+  // The transport's events.
+  void timeout();
+  void shutdown();  // the server is stopping; call when !busy()
+
+  // Replies produced so far, in order.
+  std::string take_output();
+  bool closing() const { return closing_; }
+  // True while a transaction is open or a request is pending: a stopping
+  // server lets it finish.
+  bool busy() const { return txn_.has_value() || pending_.has_value(); }
+  std::size_t buffered() const { return input_.size(); }
+  bool in_data() const { return phase_ != Phase::command; }
+
+  const std::string& helo_name() const { return helo_; }
+  bool esmtp() const { return esmtp_; }
+  const std::string& peer_ip() const { return peer_ip_; }
+
+ private:
+  enum class Phase { command, data, chunk };
+
+  void process();
+  void handle_line(std::string_view line);
+  void handle_command(const CommandLine& cmd);
+  void reply(Reply r);
+  void close_with(Reply r);
+  void reset_transaction();
+
+  void do_helo(const CommandLine& cmd, bool extended);
+  void do_mail(const CommandLine& cmd);
+  void do_rcpt(const CommandLine& cmd);
+  void do_data(const CommandLine& cmd);
+  void do_bdat(const CommandLine& cmd);
+  void do_help(const CommandLine& cmd);
+  void do_lookup(const CommandLine& cmd, Request::Kind kind);
+  void consume_chunk();
+  void finish_message();
+
+  SessionConfig config_;
+  std::string peer_ip_;
+  std::string input_;
+  std::string output_;
+  Phase phase_ = Phase::command;
+  std::string helo_;
+  bool esmtp_ = false;
+  std::optional<Transaction> txn_;
+  std::optional<Request> pending_;
+  std::optional<DataFramer> framer_;
+  std::uint64_t chunk_left_ = 0;  // octets of the current BDAT chunk still to come
+  bool chunk_last_ = false;
+  bool chunk_discard_ = false;    // the BDAT was refused; its octets are skipped
+  bool discarding_line_ = false;  // an overlong command line, skipped to its end
+  std::uint32_t errors_ = 0;
+  bool closing_ = false;
+  bool shutting_down_ = false;
+};
+
+}  // namespace poshta::smtp

@@ -1,0 +1,394 @@
+"""Bad input gets a clear reply and costs nothing else (SPEC.md promises 3
+and 5). Every test keeps a second client (the bystander) connected and
+checks that it is served during and after the bad input."""
+
+import socket
+
+import pytest
+
+from poshta_helpers import (
+    ConnectionClosed, RawSMTP, check_one_stored, check_stored, deadline_poll,
+    deliver_marker, dot_stuff, make_message, parse_replies, unique)
+
+BYSTANDER_RCPT = "postmaster@example.test"
+
+
+class Bystander:
+    """A client connected before the bad input; check() proves it is still
+    served: NOOP, then a whole transaction on its old connection, then one
+    on a new connection."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = RawSMTP(server.smtp_port)
+        self.conn.ehlo("bystander.test")
+        self.sent = 0
+
+    def noop(self):
+        self.conn.expect("NOOP", 250)
+
+    def _send(self, c):
+        msg = make_message(to=BYSTANDER_RCPT, subject="bystander " + unique())
+        c.expect("MAIL FROM:<bystander@b.test>", 250)
+        c.expect(f"RCPT TO:<{BYSTANDER_RCPT}>", 250)
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 250, f"bystander's message refused: {r!r}"
+        self.sent += 1
+        return msg
+
+    def check(self):
+        self.noop()
+        msgs = [self._send(self.conn)]
+        with RawSMTP(self.server.smtp_port) as c:
+            c.ehlo("bystander2.test")
+            msgs.append(self._send(c))
+            c.expect("QUIT", 221)
+        files = self.server.wait_files(BYSTANDER_RCPT, self.sent)
+        assert len(files) == self.sent
+        contents = [f.read_bytes() for f in files]
+        for m in msgs:
+            hits = [x for x in contents if x.endswith(m.replace(b"\r\n", b"\n"))]
+            assert len(hits) == 1
+            check_stored(hits[0], "bystander@b.test", BYSTANDER_RCPT, m)
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture
+def bystander(poshta):
+    b = Bystander(poshta)
+    yield b
+    b.close()
+
+
+def open_transaction(server, rcpts=("postmaster@localhost",)):
+    c = RawSMTP(server.smtp_port)
+    c.ehlo()
+    c.expect("MAIL FROM:<a@b.test>", 250)
+    for r in rcpts:
+        c.expect(f"RCPT TO:<{r}>", 250)
+    return c
+
+
+# ----------------------------------------------------------------- commands
+
+
+def test_unknown_command(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd("FROBNICATE now")
+        assert r.code == 500, r
+        assert r.enhanced is None or r.enhanced.startswith("5.5."), r
+        bystander.noop()
+        c.expect("NOOP", 250)
+    bystander.check()
+
+
+@pytest.mark.parametrize("line", ["MAIL FROM:bad", "MAIL FROM:<a@b.test", "MAIL FROM <a@b.test>",
+                                  "MAIL TO:<a@b.test>", "MAIL FROM:<a@@b.test>", "MAIL"])
+def test_mail_syntax_error_is_501(poshta, bystander, line):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd(line)
+        assert r.code == 501, f"{line!r}: {r!r}"
+        # no transaction was started
+        r = c.cmd("RCPT TO:<postmaster@localhost>")
+        assert r.code == 503, r
+        c.expect("MAIL FROM:<a@b.test>", 250)
+    bystander.check()
+
+
+@pytest.mark.parametrize("line", ["RCPT TO:bad", "RCPT TO:<postmaster@localhost", "RCPT",
+                                  "RCPT FROM:<postmaster@localhost>"])
+def test_rcpt_syntax_error_is_501(poshta, bystander, line):
+    with open_transaction(poshta, ()) as c:
+        r = c.cmd(line)
+        assert r.code == 501, f"{line!r}: {r!r}"
+        c.expect("RCPT TO:<postmaster@localhost>", 250)
+    bystander.check()
+
+
+def test_unknown_parameter_is_555(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd("MAIL FROM:<a@b.test> FOO=1")
+        assert r.code == 555, r
+        c.expect("MAIL FROM:<a@b.test>", 250)
+        r = c.cmd("RCPT TO:<postmaster@localhost> FOO=1")
+        assert r.code == 555, r
+        c.expect("RCPT TO:<postmaster@localhost>", 250)
+    bystander.check()
+
+
+def test_size_parameter_over_limit_is_552(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd("MAIL FROM:<a@b.test> SIZE=999999999")
+        assert r.code == 552, r
+        assert r.enhanced is None or r.enhanced == "5.3.4", r
+        r = c.cmd("MAIL FROM:<a@b.test> SIZE=1048577")
+        assert r.code == 552, r
+        c.expect("MAIL FROM:<a@b.test> SIZE=1048576", 250)
+    bystander.check()
+
+
+def test_message_over_size_limit_is_552_after_the_data(poshta, bystander):
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        head = make_message(body="start")
+        line = b"x" * 98 + b"\r\n"
+        chunk = line * 1000                      # 100 kB
+        c.send(head)
+        for i in range(12):                      # 1.2 MB in all > 1 MiB
+            c.send(chunk)
+            if i == 6:
+                bystander.noop()                 # served in the middle of it
+        c.send(b".\r\n")
+        r = c.reply()
+        assert r.code == 552, r
+        assert r.enhanced is None or r.enhanced in ("5.3.4", "5.2.3"), r
+        c.expect("NOOP", 250)
+        c.expect("RSET", 250)
+    assert deliver_marker(poshta) == [], "the oversize message was delivered"
+    bystander.check()
+
+
+def test_message_near_size_limit_is_accepted(poshta):
+    # sizes are counted on the message as sent (RFC 1870), not the stored copy
+    head = make_message(body="start")
+    line = b"y" * 998 + b"\r\n"
+    room = 1048576 - len(head) - 1000
+    msg = head + line * (room // len(line))
+    assert len(msg) <= 1048576
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 250, r
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+
+
+def test_too_many_recipients_452(poshta, bystander):
+    users = [f"u{i:02d}@localhost" for i in range(1, 22)]
+    for u in users:
+        poshta.add_user(u)
+    with open_transaction(poshta, ()) as c:
+        for u in users[:20]:
+            c.expect(f"RCPT TO:<{u}>", 250)
+        r = c.cmd(f"RCPT TO:<{users[20]}>")
+        assert r.code == 452, f"the 21st recipient (limit 20): {r!r}"
+        c.expect("DATA", 354)
+        msg = make_message(to="many@localhost")
+        c.send(dot_stuff(msg))
+        assert c.reply().code == 250
+    for u in users[:20]:
+        check_one_stored(poshta, u, "a@b.test", msg)
+    assert poshta.new_files(users[20]) == []
+    bystander.check()
+
+
+def test_command_line_too_long_500(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd("NOOP " + "x" * 600)
+        assert r.code == 500, r
+        c.expect("NOOP", 250)
+        r = c.cmd("MAIL FROM:<" + "a" * 1000 + "@b.test>")
+        assert r.code in (500, 501, 553), r
+        c.expect("MAIL FROM:<a@b.test>", 250)
+    bystander.check()
+
+
+def test_huge_command_line_costs_nothing(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        try:
+            c.send(b"NOOP " + b"x" * 2_000_000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass                                   # the server may hang up on it
+        try:
+            r = c.reply()
+            assert r.code in (500, 421), r
+        except (ConnectionClosed, ConnectionResetError):
+            pass
+    bystander.check()
+
+
+def test_nul_and_8bit_in_commands(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        r = c.cmd(b"NO\0OP")
+        assert 500 <= r.code < 600, r
+        r = c.cmd(b"MAIL FROM:<\xff\xfe@b.test>")
+        assert 500 <= r.code < 600, r
+        r = c.cmd(b"")
+        assert 500 <= r.code < 600, f"empty command line: {r!r}"
+        c.expect("NOOP", 250)
+    bystander.check()
+
+
+# ----------------------------------------------------------------- DATA framing
+
+
+def test_text_line_over_1000_octets(poshta, bystander):
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        msg = make_message(body=["short", "z" * 1200, "short again"])
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert 500 <= r.code < 600, f"a 1202-octet text line must be refused: {r!r}"
+        c.expect("NOOP", 250)
+    assert deliver_marker(poshta) == [], "the message with a too long line was delivered"
+    bystander.check()
+
+
+def test_text_line_of_1000_octets_is_accepted(poshta):
+    msg = make_message(body=["short", "w" * 998, "short again"])
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 250, f"998 octets + CRLF is the RFC 5321 limit and allowed: {r!r}"
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+
+
+@pytest.mark.parametrize("payload", [
+    b"Subject: x\n\nbody\n.\n",                       # bare LF everywhere
+    b"Subject: x\r\n\r\nbo\ndy\r\n",                  # one bare LF inside a line
+    b"Subject: x\r\n\r\nbo\rdy\r\n",                  # one bare CR inside a line
+    b"Subject: x\r\n\r\nbody\r",                      # bare CR before the end marker
+], ids=["bare-lf-everywhere", "bare-lf", "bare-cr", "cr-before-end"])
+def test_bare_cr_lf_in_data_rejected(poshta, bystander, payload):
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(payload + b"\r\n.\r\n")
+        r = c.reply()
+        assert 500 <= r.code < 600, f"bare CR/LF in DATA must be refused with 5xx: {r!r}"
+        c.expect("NOOP", 250)
+    assert deliver_marker(poshta) == [], "a message with bare CR/LF was delivered"
+    bystander.check()
+
+
+SMUGGLING = [b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\n.\n", b"\r\n.\r", b"\r\n\x00.\r\n"]
+
+
+@pytest.mark.parametrize("fake_end", SMUGGLING, ids=[repr(s)[2:-1] for s in SMUGGLING])
+def test_smtp_smuggling(poshta, bystander, fake_end):
+    tag = unique()
+    first = (b"From: <good@b.test>\r\nTo: <postmaster@localhost>\r\n"
+             b"Subject: first " + tag.encode() + b"\r\n\r\nfirst body")
+    smuggled = (b"MAIL FROM:<evil@x>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n"
+                b"From: <evil@x>\r\nTo: <postmaster@localhost>\r\n"
+                b"Subject: smuggled " + tag.encode() + b"\r\n\r\nsmuggled body\r\n.\r\n")
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(first + fake_end + smuggled + b"QUIT\r\n")
+        data = c.read_until_closed(timeout=10)
+    replies = parse_replies(data)
+    codes = [code for code, _ in replies]
+    assert 354 not in codes, f"the smuggled DATA command was executed: {data!r}"
+    assert codes.count(250) <= 1, f"more than one message accepted: {data!r}"
+    bystander.noop()
+    others = deliver_marker(poshta)
+    assert len(others) <= 1, f"{len(others)} messages delivered from one DATA"
+    for f in others:
+        content = f.read_bytes()
+        assert not content.startswith(b"Return-Path: <evil@x>"), \
+            f"the smuggled message was delivered as a message of its own: {content!r}"
+        assert content.startswith(b"Return-Path: <a@b.test>\n")
+        # if kept at all, the smuggled text is inside the first message
+        assert b"first body" in content
+    bystander.check()
+
+
+# ----------------------------------------------------------------- sessions
+
+
+def test_too_many_errors_421_and_close(poshta, bystander):
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        got_421_at = None
+        for i in range(1, 13):
+            try:
+                c.send(f"XYZZY{i}\r\n")
+                r = c.reply()
+            except (ConnectionClosed, BrokenPipeError, ConnectionResetError) as e:
+                pytest.fail(f"connection closed without a 421 after {i - 1} bad commands: {e}")
+            if r.code == 421:
+                got_421_at = i
+                break
+            assert r.code == 500, f"bad command {i}: {r!r}"
+        assert got_421_at in (10, 11), \
+            f"421 must come after 10 bad commands (errors = 10), came at {got_421_at}"
+        rest = c.read_until_closed(timeout=5)
+        assert rest == b"", f"data after 421: {rest!r}"
+    bystander.check()
+
+
+def test_error_limit_from_configuration(poshta_factory):
+    server = poshta_factory(limits={"errors": "3"})
+    with RawSMTP(server.smtp_port) as c:
+        codes = []
+        for i in range(5):
+            try:
+                codes.append(c.cmd(f"BOGUS{i}").code)
+            except (ConnectionClosed, BrokenPipeError, ConnectionResetError):
+                break
+            if codes[-1] == 421:
+                break
+        assert codes[-1] == 421 and len(codes) in (3, 4), codes
+        c.read_until_closed(timeout=5)
+
+
+def test_http_client_is_dropped_at_once(poshta, bystander):
+    c = RawSMTP(poshta.smtp_port, greeting=False)
+    try:
+        c.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\n"
+               b"Accept: */*\r\n\r\n")
+        data = c.read_until_closed(timeout=5)
+    finally:
+        c.close()
+    lines = [l for l in data.split(b"\r\n") if l and not l.startswith(b"220")]
+    assert len(lines) <= 1, f"an HTTP client gets at most one reply line: {data!r}"
+    bystander.check()
+
+
+def test_idle_client_times_out_with_421(poshta_factory):
+    server = poshta_factory(limits={"command_timeout": '"2s"'})
+    with RawSMTP(server.smtp_port, timeout=15) as c:
+        c.ehlo()
+        r = c.reply()                             # nothing sent: waits for the timeout
+        assert r.code == 421, r
+        assert c.read_until_closed(timeout=5) == b""
+
+
+def test_too_many_received_fields_554_5_4_6(poshta, bystander):
+    hops = "".join(f"Received: from h{i}.test by h{i + 1}.test; Thu, 26 Nov 2026 06:30:00 +0000\r\n"
+                   for i in range(51)).encode()
+    msg = hops + make_message()
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 554, f"51 Received fields: a mail loop (RFC 5321 §6.3): {r!r}"
+        assert r.enhanced == "5.4.6", r
+        c.expect("NOOP", 250)
+    assert deliver_marker(poshta) == [], "the looping message was delivered"
+    bystander.check()
+
+
+def test_client_hangs_up_mid_data(poshta, bystander):
+    c = open_transaction(poshta)
+    c.expect("DATA", 354)
+    c.send(make_message(subject="half " + unique())[:200])
+    c.sock.shutdown(socket.SHUT_RDWR)
+    c.close()
+    assert deliver_marker(poshta) == [], "a message cut off mid-DATA was delivered"
+    bystander.check()
+    # nothing half-written is left in the spool that a restart would deliver
+    poshta.restart()
+    others = deliver_marker(poshta)
+    assert len(others) == 1, f"after restart, besides the two markers: {others}"
