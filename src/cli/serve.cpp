@@ -79,8 +79,8 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
         case core::Protocol::submission: {
           const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
           server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
-                        [&smtp_ctx, flavor](std::shared_ptr<net::Connection> c) {
-                          return serve_smtp(std::move(c), smtp_ctx, flavor);
+                        [&smtp_ctx, flavor](const std::shared_ptr<net::Connection>& c) {
+                          return serve_smtp(c, smtp_ctx, flavor);
                         });
           spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;

@@ -86,44 +86,52 @@ std::string protocol_of(const smtp::ServerSession& session, const smtp::Transact
   return session.esmtp() ? "ESMTP" : "SMTP";
 }
 
-// Queues the message on the thread pool (write + group flush) and returns the reply.
-asio::awaitable<smtp::Reply> queue_message(SmtpContext& ctx, smtp::ServerSession& session,
-                                           const std::string& session_id) {
-  const auto& txn = session.transaction();
-  queue::Envelope env = make_envelope(txn, ctx.spool.new_id());
-  smtp::ReceivedInfo info;
-  info.helo = session.helo_name();
-  info.peer_ip = session.peer_ip();
-  info.hostname = ctx.config->hostname;
-  info.protocol = protocol_of(session, txn);
-  info.queue_id = env.id;
-  if (txn.recipients.size() == 1) info.recipient = txn.recipients.front().args.address;
-  info.when = std::time(nullptr);
-  // The content is shared with the runner, which delivers without reading it back.
-  auto content = std::make_shared<std::string>(smtp::received_field(info));
-  content->append(txn.content);
-
-  struct Job {
-    queue::Envelope env;
-    std::shared_ptr<std::string> content;
-    std::error_code ec;
-  };
-  auto job = std::make_shared<Job>(Job{std::move(env), content, {}});
-  co_await net::offload(ctx.server, [&spool = ctx.spool, job] {
-    const std::string_view parts[] = {*job->content};
-    job->ec = spool.store(job->env, parts);
-  });
-  if (job->ec) {
-    spdlog::error("smtp session={} event=queue_failed error=\"{}\"", session_id, job->ec.message());
-    if (job->ec == std::errc::no_space_on_device) co_return smtp::Reply{452, "4.3.1", "Insufficient system storage"};
-    co_return smtp::Reply{451, "4.3.0", "Local error in processing, try again later"};
+// Queuing one message: built on the event loop, stored (write + group
+// flush) on the thread pool, and turned into the reply back on the loop.
+class StoreTask final : public net::BlockingTask {
+ public:
+  StoreTask(SmtpContext& ctx, const smtp::ServerSession& session) : spool_(ctx.spool) {
+    const auto& txn = session.transaction();
+    env_ = make_envelope(txn, ctx.spool.new_id());
+    smtp::ReceivedInfo info;
+    info.helo = session.helo_name();
+    info.peer_ip = session.peer_ip();
+    info.hostname = ctx.config->hostname;
+    info.protocol = protocol_of(session, txn);
+    info.queue_id = env_.id;
+    if (txn.recipients.size() == 1) info.recipient = txn.recipients.front().args.address;
+    info.when = std::time(nullptr);
+    auto content = std::make_shared<std::string>(smtp::received_field(info));
+    content->append(txn.content);
+    content_ = std::move(content);
   }
-  spdlog::info("smtp session={} queue_id={} event=accepted from=<{}> rcpts={} size={}", session_id, job->env.id,
-               job->env.sender, job->env.recipients.size(), job->env.size);
-  std::string id = job->env.id;
-  ctx.runner.submit(std::move(job->env), std::move(content));
-  co_return smtp::Reply{250, "2.0.0", "OK queued as " + id};
-}
+
+  void run() override {
+    const std::string_view parts[] = {*content_};
+    ec_ = spool_.store(env_, parts);
+  }
+
+  // After run(): hands the message to the runner and says what to reply.
+  smtp::Reply finish(SmtpContext& ctx, const std::string& session_id) {
+    if (ec_) {
+      spdlog::error("smtp session={} event=queue_failed error=\"{}\"", session_id, ec_.message());
+      if (ec_ == std::errc::no_space_on_device) return {452, "4.3.1", "Insufficient system storage"};
+      return {451, "4.3.0", "Local error in processing, try again later"};
+    }
+    spdlog::info("smtp session={} queue_id={} event=accepted from=<{}> rcpts={} size={}", session_id, env_.id,
+                 env_.sender, env_.recipients.size(), env_.size);
+    std::string id = env_.id;
+    // The runner delivers from the same content, without reading it back.
+    ctx.runner.submit(std::move(env_), std::move(content_));
+    return {250, "2.0.0", "OK queued as " + id};
+  }
+
+ private:
+  queue::Spool& spool_;
+  queue::Envelope env_;
+  std::shared_ptr<const std::string> content_;
+  std::error_code ec_;
+};
 
 }  // namespace
 
@@ -142,6 +150,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
   session.start();
 
   std::array<char, kReadChunk> buf;
+  std::unique_ptr<StoreTask> store;
   bool told_to_stop = false;
   for (;;) {
     std::string out = session.take_output();
@@ -162,7 +171,10 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
           session.resolve_lookup(lookup(ctx, request));
           break;
         case smtp::Request::Kind::message:
-          session.resolve_message(co_await queue_message(ctx, session, session_id));
+          store = std::make_unique<StoreTask>(ctx, session);
+          co_await net::offload(ctx.server, *store);
+          session.resolve_message(store->finish(ctx, session_id));
+          store.reset();
           break;
       }
       continue;

@@ -153,17 +153,17 @@ void Server::remove(std::list<Connection*>::iterator registration) {
 
 void Server::run() { io_.run(); }
 
-asio::awaitable<void> offload(Server& server, std::function<void()> fn) {
+asio::awaitable<void> offload(Server& server, BlockingTask& task) {
   auto& io = server.context();
   auto& pool = server.pool();
-  auto initiate = [&io, &pool](auto handler, std::function<void()> work_fn) {
+  auto initiate = [&io, &pool](auto handler, BlockingTask* t) {
     auto work = asio::make_work_guard(io);
-    asio::post(pool, [&io, work_fn = std::move(work_fn), handler = std::move(handler), work = std::move(work)]() mutable {
-      work_fn();
+    asio::post(pool, [&io, t, handler = std::move(handler), work = std::move(work)]() mutable {
+      t->run();
       asio::post(io, std::move(handler));
     });
   };
-  return asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate, asio::use_awaitable, std::move(fn));
+  return asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate, asio::use_awaitable, &task);
 }
 
 void Server::stop(std::chrono::seconds grace) {

@@ -67,7 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool interrupted_ = false;
 };
 
-using Handler = std::function<asio::awaitable<void>(std::shared_ptr<Connection>)>;
+using Handler = std::function<asio::awaitable<void>(const std::shared_ptr<Connection>&)>;
 
 class Server {
  public:
@@ -109,10 +109,17 @@ class Server {
   bool stopping_ = false;
 };
 
-// Runs `fn` on the server's thread pool and resumes the calling coroutine
-// on the event loop when it has returned. Results travel in what `fn`
-// captures (keep it a shared_ptr): g++ 12 mishandles coroutine frames that
-// hold lambdas or results with non-trivial members across a suspension.
-asio::awaitable<void> offload(Server& server, std::function<void()> fn);
+// Blocking work for the thread pool (spool writes, group commit).
+class BlockingTask {
+ public:
+  virtual ~BlockingTask() = default;
+  virtual void run() = 0;
+};
+
+// Runs `task` on the server's thread pool and resumes the calling coroutine
+// on the event loop once it has returned; the caller keeps `task` alive.
+// (It takes a reference on purpose: g++ 12 destroys non-trivial temporaries
+// of a co_await expression twice, so none may appear there.)
+asio::awaitable<void> offload(Server& server, BlockingTask& task);
 
 }  // namespace poshta::net
