@@ -24,7 +24,7 @@ namespace poshta::cli {
 namespace {
 
 constexpr std::chrono::seconds kShutdownGrace{30};
-constexpr std::size_t kBlockingThreads = 32;  // mostly waiting in group commits
+constexpr std::size_t kBlockingThreads = 32;  // mostly waiting in fsync and group flushes
 
 queue::RetryPolicy retry_policy(const core::Config& c) { return {c.delivery.retry, c.delivery.bounce_after}; }
 net::Limits net_limits(const core::Config& c) { return {c.limits.connections, c.limits.connections_per_ip}; }
@@ -70,7 +70,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     directory::Directory directory(data / "directory.sqlite", config->domains);
     delivery::Runner runner(spool, maildir, sync, retry_policy(*config));
     net::Server server(net_limits(*config), kBlockingThreads);
-    SmtpContext smtp_ctx{server, directory, spool, runner, config};
+    SmtpContext smtp_ctx{server, directory, spool, maildir, sync, runner, config};
 
     for (const auto& l : config->listeners) {
       const std::string name = core::protocol_name(l.protocol);

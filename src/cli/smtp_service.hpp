@@ -13,6 +13,7 @@
 #include "net/server.hpp"
 #include "queue/spool.hpp"
 #include "smtp/server_session.hpp"
+#include "store/maildir.hpp"
 
 namespace poshta::cli {
 
@@ -20,6 +21,8 @@ struct SmtpContext {
   net::Server& server;
   directory::Directory& directory;
   queue::Spool& spool;
+  store::Maildir& maildir;
+  core::GroupSync& sync;
   delivery::Runner& runner;
   std::shared_ptr<const core::Config> config;  // replaced on SIGHUP; read on the event loop only
 };

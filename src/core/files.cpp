@@ -11,8 +11,6 @@
 
 namespace poshta::core {
 
-namespace {
-
 std::error_code write_all(int fd, std::span<const std::string_view> parts) {
   std::vector<iovec> iov;
   iov.reserve(parts.size());
@@ -40,12 +38,12 @@ std::error_code write_all(int fd, std::span<const std::string_view> parts) {
   return {};
 }
 
-}  // namespace
-
-std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts) {
+std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts,
+                               Sync sync) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return errno_code(errno);
   std::error_code ec = write_all(fd, parts);
+  if (!ec && sync == Sync::file && ::fsync(fd) != 0) ec = errno_code(errno);
   if (::close(fd) != 0 && !ec) ec = errno_code(errno);
   if (ec) ::unlink(path.c_str());
   return ec;
@@ -54,13 +52,22 @@ std::error_code write_new_file(const std::filesystem::path& path, std::span<cons
 std::error_code replace_file(const std::filesystem::path& path, const std::filesystem::path& tmp,
                              std::span<const std::string_view> parts) {
   ::unlink(tmp.c_str());
-  if (auto ec = write_new_file(tmp, parts)) return ec;
+  if (auto ec = write_new_file(tmp, parts, Sync::none)) return ec;
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     auto ec = errno_code(errno);
     ::unlink(tmp.c_str());
     return ec;
   }
   return {};
+}
+
+std::error_code sync_directory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_code(errno);
+  std::error_code ec;
+  if (::fsync(fd) != 0) ec = errno_code(errno);
+  ::close(fd);
+  return ec;
 }
 
 Result<std::string> read_file(const std::filesystem::path& path) {

@@ -1,14 +1,9 @@
-// delivery::Runner: the queue runner. One thread takes queued messages in
-// batches, delivers each local recipient into its Maildir, and records every
-// recipient's outcome in the envelope; a message leaves the spool when all
-// its recipients are done.
-//
-// Batching is what makes it fast: all the batch's Maildir files are written,
-// one GroupSync flush makes them durable, all are renamed into new/, and one
-// more flush makes the renames durable, whatever the batch size. A crash
-// anywhere in between delivers again after restart (at least once), never
-// loses. Deferred recipients wait for their next attempt (queue schedule);
-// remote recipients wait until relay is built.
+// delivery::Runner: the queue runner. Worker threads take queued messages
+// whose recipients are due, make one delivery attempt each
+// (attempt_delivery), and record the outcome: a message leaves the spool
+// when every recipient is done, otherwise its envelope is updated and it
+// waits for the earliest next attempt. `flush` makes every deferred
+// recipient due now.
 #pragma once
 
 #include <condition_variable>
@@ -34,16 +29,18 @@ class Runner {
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Starts the thread with the entries recovered from the spool.
+  // Starts the workers with the entries recovered from the spool.
   void start(std::vector<queue::Envelope> recovered);
-  // A message just accepted; `content` saves reading it back.
+  // A message just spooled; `content` saves reading it back.
   void submit(queue::Envelope env, std::shared_ptr<const std::string> content);
-  // Tries every deferred message now.
+  // Tries every deferred recipient now.
   void flush();
-  // Finishes the current batch and stops; queued entries stay in the spool.
+  // Lets each worker finish its current message, then joins them; what is
+  // still queued stays in the spool for the next start.
   void stop();
 
   void set_retry_policy(queue::RetryPolicy retry);
+  queue::RetryPolicy retry_policy();
 
  private:
   struct Job {
@@ -51,9 +48,8 @@ class Runner {
     std::shared_ptr<const std::string> content;  // null: read from the spool
   };
 
-  void run();
-  void deliver_batch(std::vector<Job>& batch);
-  void finish(Job& job);
+  void work();
+  void process(Job& job);
 
   queue::Spool& spool_;
   store::Maildir& maildir_;
@@ -62,11 +58,11 @@ class Runner {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> ready_;
-  std::vector<Job> waiting_;  // deferred, by next attempt
+  std::vector<Job> waiting_;  // not due yet
   queue::RetryPolicy retry_;
   bool stopping_ = false;
   bool flush_ = false;
-  std::thread thread_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace poshta::delivery

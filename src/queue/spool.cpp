@@ -12,6 +12,10 @@
 
 namespace poshta::queue {
 
+namespace {
+constexpr std::string_view kEnvelopeEnd = "\nend\n";
+}
+
 std::uint32_t crc32_of(std::span<const std::string_view> parts) {
   uLong crc = ::crc32(0L, Z_NULL, 0);
   for (auto p : parts) {
@@ -36,7 +40,7 @@ Spool::Spool(std::filesystem::path dir, core::GroupSync& sync) : dir_(std::move(
 std::string Spool::new_id() const {
   for (;;) {
     std::string id = core::new_queue_id();
-    if (::access(msg_path(id).c_str(), F_OK) != 0 && ::access(env_path(id).c_str(), F_OK) != 0) return id;
+    if (::access(msg_path(id).c_str(), F_OK) != 0) return id;
   }
 }
 
@@ -44,16 +48,14 @@ std::error_code Spool::store(Envelope& env, std::span<const std::string_view> pa
   env.size = 0;
   for (auto p : parts) env.size += p.size();
   env.crc = crc32_of(parts);
-  if (auto ec = core::write_new_file(msg_path(env.id), parts)) return ec;
-  const std::string text = serialize_envelope(env);
-  const std::string_view env_parts[] = {text};
-  if (auto ec = core::write_new_file(env_path(env.id), env_parts)) {
-    ::unlink(msg_path(env.id).c_str());
-    return ec;
-  }
+  const std::string header = serialize_envelope(env);
+  std::vector<std::string_view> all;
+  all.reserve(parts.size() + 1);
+  all.push_back(header);
+  all.insert(all.end(), parts.begin(), parts.end());
+  if (auto ec = core::write_new_file(msg_path(env.id), all, core::Sync::file)) return ec;
   if (auto ec = sync_.sync()) {
-    // Not durable: take it back, the client will get a 4xx and retry.
-    remove(env.id);
+    ::unlink(msg_path(env.id).c_str());  // not durable: the client gets a 4xx and retries
     return ec;
   }
   return {};
@@ -66,27 +68,35 @@ std::error_code Spool::update(const Envelope& env) {
 }
 
 void Spool::remove(const std::string& id) {
-  ::unlink(env_path(id).c_str());
   ::unlink(msg_path(id).c_str());
+  ::unlink(env_path(id).c_str());
 }
 
-core::Result<std::string> Spool::read_content(const Envelope& env) const {
-  auto content = core::read_file(msg_path(env.id));
-  if (!content) return content.error();
-  const std::string_view parts[] = {*content};
-  if (content->size() != env.size || crc32_of(parts) != env.crc) return core::errno_code(EBADMSG);
-  return content;
+core::Result<Spool::Entry> Spool::load(const std::string& id) const {
+  auto file = core::read_file(msg_path(id));
+  if (!file) return file.error();
+  const auto end = file->find(kEnvelopeEnd);
+  if (end == std::string::npos) return core::errno_code(EBADMSG);
+  const std::size_t header_size = end + kEnvelopeEnd.size();
+  auto env = parse_envelope(std::string_view(*file).substr(0, header_size));
+  if (!env || env->id != id) return core::errno_code(EBADMSG);
+  Entry entry{std::move(*env), file->substr(header_size)};
+  const std::string_view parts[] = {entry.content};
+  if (entry.content.size() != entry.envelope.size || crc32_of(parts) != entry.envelope.crc) {
+    return core::errno_code(EBADMSG);
+  }
+  // A later state of the envelope, if one was recorded.
+  if (auto text = core::read_file(env_path(id))) {
+    if (auto later = parse_envelope(*text); later && later->id == id) entry.envelope = std::move(*later);
+  }
+  return entry;
 }
 
 std::vector<Envelope> Spool::list() const {
   std::vector<Envelope> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "env", ec)) {
-    auto text = core::read_file(entry.path());
-    if (!text) continue;
-    if (auto env = parse_envelope(*text); env && env->id == entry.path().filename().string()) {
-      out.push_back(std::move(*env));
-    }
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "msg", ec)) {
+    if (auto e = load(entry.path().filename().string())) out.push_back(std::move(e->envelope));
   }
   std::sort(out.begin(), out.end(), [](const Envelope& a, const Envelope& b) { return a.id < b.id; });
   return out;
@@ -96,22 +106,19 @@ Spool::Recovered Spool::recover() {
   Recovered r;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_ / "tmp", ec)) ::unlink(entry.path().c_str());
-  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "env", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "msg", ec)) {
     const std::string id = entry.path().filename().string();
-    auto text = core::read_file(entry.path());
-    std::optional<Envelope> env;
-    if (text) env = parse_envelope(*text);
-    if (env && env->id == id && read_content(*env)) {
-      r.envelopes.push_back(std::move(*env));
+    if (auto e = load(id)) {
+      r.envelopes.push_back(std::move(e->envelope));
     } else {
       r.discarded.push_back(id);
       remove(id);
     }
   }
-  // Content whose envelope never made it (or was removed first).
-  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "msg", ec)) {
+  // States of messages that are gone (removed between the two unlinks).
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "env", ec)) {
     const std::string id = entry.path().filename().string();
-    if (::access(env_path(id).c_str(), F_OK) != 0) ::unlink(entry.path().c_str());
+    if (::access(msg_path(id).c_str(), F_OK) != 0) ::unlink(entry.path().c_str());
   }
   std::sort(r.envelopes.begin(), r.envelopes.end(), [](const Envelope& a, const Envelope& b) { return a.id < b.id; });
   return r;

@@ -1,14 +1,18 @@
 // queue::Spool: the durable queue on disk, <data_dir>/queue/.
 //
-//   msg/<id>   the message content (with our Received field), written once
-//   env/<id>   its envelope, replaced atomically (tmp/ + rename) on change
+//   msg/<id>   the envelope as first written, then the message content (with
+//              our Received field); written once, never changed
+//   env/<id>   the envelope's later states (recipients tried, deferred,
+//              delivered), replaced atomically through tmp/ + rename
 //   tmp/       envelopes being replaced
 //
-// store() writes both files and returns only after a GroupSync flush has
-// made them durable: that is what lets the SMTP server reply 250. A crash
-// before that leaves files that recover() recognises as incomplete (an
-// envelope that does not parse, or content whose size or CRC-32 does not
-// match) and removes: their client got no 250 and will retry.
+// store() writes msg/<id>, fsyncs it, makes its directory entry durable
+// with a GroupSync flush, and only then returns: that is what lets the SMTP
+// server reply 250. A crash before that leaves a file
+// that recover() recognises as incomplete (an envelope that does not parse,
+// or content whose size or CRC-32 does not match) and removes: its client
+// got no 250 and will retry. Envelope updates are not synced: losing one in
+// a crash means a recipient is tried again, never that mail is lost.
 #pragma once
 
 #include <filesystem>
@@ -34,20 +38,23 @@ class Spool {
   // A fresh queue id (its files do not exist yet).
   std::string new_id() const;
 
-  // Writes content (the concatenation of `parts`) and envelope `env` (whose
-  // id, size and crc it fills in), then waits for the group flush. Blocks.
+  // Writes envelope `env` (whose size and crc it fills in) and the content
+  // (the concatenation of `parts`), durably. Blocks on fsync.
   std::error_code store(Envelope& env, std::span<const std::string_view> parts);
 
-  // Replaces the envelope. Not flushed: losing this update in a crash means
-  // a recipient is tried again, never that mail is lost.
+  // Records the envelope's new state (atomic replace, not synced).
   std::error_code update(const Envelope& env);
 
-  // Removes a finished message (envelope first, so a crash in between
-  // leaves content without envelope, which recover() cleans up).
+  // Removes a finished message: content first, so a crash in between leaves
+  // only a stale env/<id>, which recover() removes.
   void remove(const std::string& id);
 
-  // The content of a queued message, checked against its envelope.
-  core::Result<std::string> read_content(const Envelope& env) const;
+  struct Entry {
+    Envelope envelope;
+    std::string content;
+  };
+  // A queued message with its latest envelope, checked against size and CRC.
+  core::Result<Entry> load(const std::string& id) const;
 
   struct Recovered {
     std::vector<Envelope> envelopes;
@@ -56,7 +63,7 @@ class Spool {
   // Scans the spool at start-up: returns the complete entries, removes the rest.
   Recovered recover();
 
-  // Every complete entry, for `queue list`.
+  // Every complete entry's envelope, for `queue list`.
   std::vector<Envelope> list() const;
 
  private:

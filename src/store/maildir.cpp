@@ -1,5 +1,6 @@
 #include "store/maildir.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,7 +52,7 @@ std::string Maildir::unique_name(std::size_t size, std::size_t crlf_size) {
   return fmt::format("{}.M{}P{}Q{}.{},S={},W={}", sec, usec, ::getpid(), ++counter_, host_, size, crlf_size);
 }
 
-core::Result<Maildir::Pending> Maildir::write_tmp(std::string_view address, std::span<const std::string_view> parts) {
+core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::span<const std::string_view> parts) {
   const auto parts_of = core::split_address(address);
   if (parts_of.local.empty() || parts_of.domain.empty() || parts_of.local.find('/') != std::string_view::npos ||
       parts_of.domain.find('/') != std::string_view::npos || parts_of.local.front() == '.' ||
@@ -67,27 +68,36 @@ core::Result<Maildir::Pending> Maildir::write_tmp(std::string_view address, std:
   for (char c : text) lines += c == '\n';
 
   const auto dir = mailbox_dir(address);
-  Pending pending;
-  const std::string name = unique_name(text.size(), text.size() + lines);
-  pending.tmp = dir / "tmp" / name;
-  pending.destination = dir / "new" / name;
-  const std::string_view out[] = {text};
-  auto ec = core::write_new_file(pending.tmp, out);
-  if (ec == std::errc::no_such_file_or_directory) {
+  int fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    // A new mailbox: create it, and make the new directories durable.
     for (const char* sub : {"cur", "new", "tmp"}) {
       if (auto e = core::make_directories(dir / sub)) return e;
     }
-    ec = core::write_new_file(pending.tmp, out);
+    for (const auto& d : {dir, dir.parent_path(), root_}) {
+      if (auto e = core::sync_directory(d)) return e;
+    }
+    fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
   }
-  if (ec) return ec;
+  if (fd < 0) return core::errno_code(errno);
+  Pending pending(fd, dir / "new" / unique_name(text.size(), text.size() + lines));
+  const std::string_view out[] = {text};
+  if (auto ec = core::write_all(fd, out)) return ec;
+  if (::fsync(fd) != 0) return core::errno_code(errno);
   return pending;
 }
 
 std::error_code Maildir::publish(const Pending& pending) {
-  if (::rename(pending.tmp.c_str(), pending.destination.c_str()) != 0) return core::errno_code(errno);
+  // linkat(2) of an O_TMPFILE file through /proc needs no privilege, unlike AT_EMPTY_PATH.
+  const std::string proc = "/proc/self/fd/" + std::to_string(pending.fd_);
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, pending.destination_.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return core::errno_code(errno);
+  }
   return {};
 }
 
-void Maildir::discard(const Pending& pending) { ::unlink(pending.tmp.c_str()); }
+Maildir::Pending::~Pending() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 }  // namespace poshta::store

@@ -1,12 +1,15 @@
 // store::Maildir: delivery into Maildir++ mailboxes,
 // <mail_root>/<domain>/<localpart>/{tmp,new,cur} (docs/SPEC.md, "Files").
 //
-// A delivery is two steps so that many can share one flush (GroupSync):
-// write_tmp() writes the message into tmp/ under a unique name, then, once
-// the caller's flush has made it durable, publish() renames it into new/;
-// a second flush makes the rename durable. Messages are stored with LF line
-// ends, as other Maildir readers expect; the name ends in ",S=<octets>,W=<octets
-// with CRLF>" as Dovecot's do, so sizes need no reading later.
+// A delivery is two steps, in the spirit of Maildir's tmp/-then-rename:
+// write() writes the message into an unnamed file in tmp/ (O_TMPFILE) and
+// fsyncs it; publish() links it into new/ under its unique name. The caller
+// then makes the new entry durable with GroupSync::sync() (one flush for
+// many deliveries). A crash before publish leaves nothing behind, not even a
+// stale file in tmp/; a crash before the sync may lose the entry, never
+// show a partial message. Messages are stored with LF line ends, as other
+// Maildir readers expect; the name ends in ",S=<octets>,W=<octets with
+// CRLF>" as Dovecot's do, so sizes need no reading later.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "core/result.hpp"
 
@@ -27,16 +31,28 @@ class Maildir {
   // <mail_root>/<domain>/<localpart> for a canonical local address.
   std::filesystem::path mailbox_dir(std::string_view address) const;
 
-  struct Pending {
-    std::filesystem::path tmp;
-    std::filesystem::path destination;
+  // A written message not yet in new/; closing it (destruction) without
+  // publish() discards it.
+  class Pending {
+   public:
+    Pending(int fd, std::filesystem::path destination) : fd_(fd), destination_(std::move(destination)) {}
+    Pending(Pending&& other) noexcept : fd_(std::exchange(other.fd_, -1)), destination_(std::move(other.destination_)) {}
+    Pending& operator=(Pending&&) = delete;
+    ~Pending();
+    const std::filesystem::path& destination() const { return destination_; }
+
+   private:
+    friend class Maildir;
+    int fd_;
+    std::filesystem::path destination_;
   };
 
-  // Writes the concatenation of `parts` (CRLF line ends) into the mailbox's
-  // tmp/ with LF line ends, creating the mailbox if needed.
-  core::Result<Pending> write_tmp(std::string_view address, std::span<const std::string_view> parts);
+  // Writes the concatenation of `parts` (CRLF line ends) with LF line ends
+  // into an unnamed file of the mailbox's tmp/, creating the mailbox if
+  // needed, and fsyncs it.
+  core::Result<Pending> write(std::string_view address, std::span<const std::string_view> parts);
+  // Links the message into new/. Not durable until the next GroupSync::sync().
   std::error_code publish(const Pending& pending);
-  void discard(const Pending& pending);
 
  private:
   std::string unique_name(std::size_t size, std::size_t crlf_size);

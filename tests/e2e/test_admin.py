@@ -63,6 +63,24 @@ def test_check_reports_bad_values_with_their_line(poshta_factory, tmp_path, text
     assert re.search(rf"line\s*{line}\b|:{line}\b", out), f"the problem must name line {line}: {out!r}"
 
 
+def test_check_reports_every_problem(poshta_factory, tmp_path):
+    server = poshta_factory(start=False)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('hostname = "mx.test"\nfoo = 1\n[limits]\nbar = 2\n')
+    r = run(server, "check", "-c", str(bad))
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "foo" in out and "bar" in out, f"both problems must be reported: {out!r}"
+    assert re.search(r"line\s*2\b|:2\b", out) and re.search(r"line\s*4\b|:4\b", out), out
+
+
+def test_missing_configuration_file_exits_1(poshta_factory, tmp_path):
+    server = poshta_factory(start=False)
+    r = run(server, "check", "-c", str(tmp_path / "nonexistent.toml"))
+    assert r.returncode == 1, r
+    assert "nonexistent.toml" in r.stdout + r.stderr
+
+
 def test_check_reports_toml_syntax_error(poshta_factory, tmp_path):
     server = poshta_factory(start=False)
     bad = tmp_path / "bad.toml"
@@ -181,7 +199,20 @@ def test_user_errors_exit_1(poshta):
     assert r.returncode == 1, f"deleting an unknown user: {r}"
     r = poshta.cli("user", "passwd", "nobody@localhost", "--password-stdin", input="pw\n")
     assert r.returncode == 1, f"passwd of an unknown user: {r}"
-    assert poshta.cli_ok("user", "list").stdout.count("dave@localhost") == 1
+    r = poshta.cli("user", "add", "x@notlocal.test", "--password-stdin", input="pw-x-1\n")
+    assert r.returncode == 1, f"a user in a domain that is not local: {r}"
+    assert "notlocal.test" in r.stderr + r.stdout
+    r = poshta.cli("user", "add", "empty@localhost", "--password-stdin", input="\n")
+    assert r.returncode == 1, f"an empty password: {r}"
+    r = poshta.cli("alias", "add", "a@notlocal.test", "postmaster@localhost")
+    assert r.returncode == 1, f"an alias in a domain that is not local: {r}"
+    r = poshta.cli("alias", "add", "b@localhost", "not an address")
+    assert r.returncode == 1, f"an alias target that is not an address: {r}"
+    r = poshta.cli("domain", "add", "bad domain")
+    assert r.returncode == 1, f"an invalid domain name: {r}"
+    out = poshta.cli_ok("user", "list").stdout
+    assert out.count("dave@localhost") == 1
+    assert "empty@localhost" not in out and "notlocal" not in out
 
 
 def test_users_survive_restart(poshta):

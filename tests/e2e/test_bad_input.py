@@ -156,19 +156,33 @@ def test_message_over_size_limit_is_552_after_the_data(poshta, bystander):
     bystander.check()
 
 
-def test_message_near_size_limit_is_accepted(poshta):
-    # sizes are counted on the message as sent (RFC 1870), not the stored copy
+def sized_message(total):
     head = make_message(body="start")
     line = b"y" * 998 + b"\r\n"
-    room = 1048576 - len(head) - 1000
-    msg = head + line * (room // len(line))
-    assert len(msg) <= 1048576
-    with open_transaction(poshta) as c:
-        c.expect("DATA", 354)
-        c.send(dot_stuff(msg))
-        r = c.reply()
-        assert r.code == 250, r
-    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    msg = head + line * ((total - len(head)) // len(line))
+    msg += b"z" * (total - len(msg) - 2) + b"\r\n"
+    assert len(msg) == total
+    return msg
+
+
+@pytest.mark.parametrize("mode", ["DATA", "BDAT"])
+def test_size_limit_boundary(poshta, mode):
+    """message_size counts the message as sent (RFC 1870): exactly
+    1048576 octets is accepted, one more is refused."""
+    for total, code in ((1048576, 250), (1048577, 552)):
+        msg = sized_message(total)
+        with open_transaction(poshta) as c:
+            if mode == "DATA":
+                c.expect("DATA", 354)
+                c.send(dot_stuff(msg))
+            else:
+                c.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+            r = c.reply()
+            assert r.code == code, f"{mode} of {total} octets: {r!r}"
+            c.expect("NOOP", 250)
+        if code == 250:
+            check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    assert len(deliver_marker(poshta)) == 1
 
 
 def test_too_many_recipients_452(poshta, bystander):
@@ -392,3 +406,138 @@ def test_client_hangs_up_mid_data(poshta, bystander):
     poshta.restart()
     others = deliver_marker(poshta)
     assert len(others) == 1, f"after restart, besides the two markers: {others}"
+
+
+def test_command_line_length_boundary(poshta, bystander):
+    """RFC 5321 §4.5.3.1.4: 512 octets including CRLF is allowed, 513 is not."""
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        line = "NOOP " + "x" * (512 - 2 - 5)
+        assert len(line) + 2 == 512
+        c.expect(line, 250)
+        r = c.cmd(line + "x")
+        assert r.code == 500, f"a 513-octet command line: {r!r}"
+        c.expect("NOOP", 250)
+    bystander.check()
+
+
+def test_rcpt_line_uses_the_dsn_extension_allowance(poshta):
+    """RFC 3461 §4: NOTIFY and ORCPT may make a RCPT line 500 octets longer."""
+    domain = ".".join(["d" * 60, "e" * 60, "f" * 60, "test"])      # 188 octets
+    local = "l" * 64
+    poshta.cli_ok("domain", "add", domain)
+    poshta.add_user(f"{local}@{domain}")
+    orcpt = "rfc822;" + "+2B" * 60 + "@" + domain
+    line = f"RCPT TO:<{local}@{domain}> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT={orcpt}"
+    assert 512 < len(line) + 2 < 1012
+    with open_transaction(poshta, ()) as c:
+        c.expect(line, 250)
+        c.expect("DATA", 354)
+        msg = make_message(to=f"{local}@{domain}")
+        c.send(dot_stuff(msg))
+        assert c.reply().code == 250
+    check_one_stored(poshta, f"{local}@{domain}", "a@b.test", msg)
+
+
+def test_text_line_of_1001_octets_refused(poshta):
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(make_message(body=["v" * 999])))
+        r = c.reply()
+        assert 500 <= r.code < 600, f"999 octets + CRLF is over the limit: {r!r}"
+    assert deliver_marker(poshta) == []
+
+
+def test_stuffed_dot_does_not_count_toward_the_line_limit(poshta):
+    """RFC 5321 §4.5.3.1.6: 1000 octets 'not counting the leading dot
+    duplicated for transparency'."""
+    msg = make_message(body=["." + "s" * 997, "end"])          # 998 octets, 999 on the wire
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 250, r
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+
+
+def test_bdat_over_size_limit_552(poshta, bystander):
+    with open_transaction(poshta) as c:
+        big = b"x" * 1_200_000
+        c.send(b"BDAT %d LAST\r\n" % len(big) + big)
+        r = c.reply()
+        assert r.code == 552, r
+        c.expect("NOOP", 250)
+        # the chunk was consumed: the session is in sync and usable
+        c.expect("MAIL FROM:<a@b.test>", 250)
+    assert deliver_marker(poshta) == []
+    bystander.check()
+
+
+def test_connections_per_ip_limit(poshta_factory):
+    server = poshta_factory(limits={"connections_per_ip": "3"})
+
+    def three_served():
+        # the probe connections of the fixture may still be counted for a
+        # moment; retry until three clients at once are all greeted
+        cs = [RawSMTP(server.smtp_port) for _ in range(3)]
+        if all(c.greeting.code == 220 for c in cs):
+            return cs
+        for c in cs:
+            c.close()
+        return None
+    conns = deadline_poll(three_served, 10, "three simultaneous clients to be served")
+    try:
+        extra = RawSMTP(server.smtp_port)
+        try:
+            assert extra.greeting.code == 421, f"4th connection from one address: {extra.greeting!r}"
+            assert extra.read_until_closed(timeout=5) == b""
+        finally:
+            extra.close()
+        conns.pop().cmd("QUIT")
+
+        def fourth_ok():
+            with RawSMTP(server.smtp_port) as c:
+                ok = c.greeting.code == 220
+                c.cmd("QUIT")
+                return ok
+        deadline_poll(fourth_ok, 10, "a connection slot after one client left")
+        for c in conns:
+            c.expect("NOOP", 250)
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_data_timeout_421(poshta_factory):
+    server = poshta_factory(limits={"data_timeout": '"2s"'})
+    with RawSMTP(server.smtp_port, timeout=20) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<a@b.test>", 250)
+        c.expect("RCPT TO:<postmaster@localhost>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: stalled\r\n\r\nhalf a mess")
+        r = c.reply()                    # the client stalls: the server gives up
+        assert r.code == 421, r
+        assert c.read_until_closed(timeout=5) == b""
+    assert deliver_marker(server) == []
+
+
+def test_connection_limit_counts_all_listeners(poshta_factory):
+    server = poshta_factory(limits={"connections": "3"})
+    ports = [server.smtp_port, server.submission_port, server.smtp_port]
+
+    def three_served():
+        cs = [RawSMTP(p) for p in ports]
+        if all(c.greeting.code == 220 for c in cs):
+            return cs
+        for c in cs:
+            c.close()
+        return None
+    conns = deadline_poll(three_served, 10, "three simultaneous clients to be served")
+    try:
+        for port in (server.submission_port, server.smtp_port):
+            with RawSMTP(port) as extra:
+                assert extra.greeting.code == 421, f"a 4th connection (limit 3): {extra.greeting!r}"
+    finally:
+        for c in conns:
+            c.close()

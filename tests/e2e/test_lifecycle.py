@@ -132,3 +132,63 @@ def test_sighup_reloads_configuration(poshta):
     msg = make_message(to="postmaster@hup.test")
     assert smtp_send(poshta.smtp_port, "a@b.test", ["postmaster@hup.test"], msg) == {}
     check_one_stored(poshta, "postmaster@hup.test", "a@b.test", msg)
+
+
+def test_sigterm_lets_a_transaction_in_data_finish(poshta):
+    msg = make_message()
+    wire = dot_stuff(msg)
+    c = RawSMTP(poshta.smtp_port, timeout=40)
+    c.ehlo()
+    c.expect("MAIL FROM:<a@b.test>", 250)
+    c.expect("RCPT TO:<postmaster@localhost>", 250)
+    c.expect("DATA", 354)
+    c.send(wire[:100])
+    poshta.proc.send_signal(signal.SIGTERM)
+    deadline_poll(lambda: stopped_accepting(poshta.smtp_port), 10,
+                  "the server to stop accepting new sessions after SIGTERM")
+    assert poshta.running, "the server exited with a transaction in flight"
+    c.send(wire[100:])
+    rep = c.reply()
+    assert rep.code == 250, f"a transaction in flight at SIGTERM must be allowed to finish: {rep!r}"
+    c.close()
+    poshta.wait_exit()
+    if not poshta.new_files("postmaster@localhost"):
+        poshta.start()
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg, queue_id_in=rep.text)
+
+
+def test_sighup_with_a_broken_configuration_keeps_serving(poshta):
+    good = poshta.cfg.read_text()
+    poshta.cfg.write_text(good + "\nhostnmae = \"typo\"\n")
+    poshta.proc.send_signal(signal.SIGHUP)
+    deadline_poll(lambda: "hostnmae" in poshta.log_text(), 10,
+                  "the server to log the problem with the reloaded configuration")
+    assert poshta.running, "a bad configuration on SIGHUP must not stop the server"
+    msg = make_message()
+    assert smtp_send(poshta.smtp_port, "a@b.test", ["postmaster@localhost"], msg) == {}
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    poshta.cfg.write_text(good)
+
+
+def test_second_server_on_the_same_ports_exits_1(poshta):
+    import subprocess
+    r = subprocess.run([poshta.bin, "serve", "-c", str(poshta.cfg)], capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, f"exit {r.returncode}: {r.stderr}"
+    assert r.stderr.strip(), "it must say why"
+    assert poshta.running
+    msg = make_message()
+    assert smtp_send(poshta.smtp_port, "a@b.test", ["postmaster@localhost"], msg) == {}
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    assert (poshta.data_dir / "poshta.pid").read_text().strip() == str(poshta.proc.pid)
+
+
+def test_imap_and_pop3_listeners_are_accepted(poshta_factory):
+    from conftest import free_port
+    server = poshta_factory(extra_toml=(
+        f'[[listen]]\nprotocol = "imap"\naddress = "127.0.0.1:{free_port()}"\n'
+        f'[[listen]]\nprotocol = "pop3"\naddress = "127.0.0.1:{free_port()}"\n'))
+    msg = make_message()
+    assert smtp_send(server.smtp_port, "a@b.test", ["postmaster@localhost"], msg) == {}
+    check_one_stored(server, "postmaster@localhost", "a@b.test", msg)
+    assert "imap" in server.log_text().lower()

@@ -327,9 +327,15 @@ def test_log_follows_a_message(poshta):
 
     def logged():
         lines = [l for l in poshta.log_text().splitlines() if f"queue_id={qid}" in l]
-        return (any("event=accepted" in l for l in lines)
-                and any("result=delivered" in l and "rcpt=postmaster@localhost" in l for l in lines))
-    deadline_poll(logged, 10, f"log lines for queue_id={qid} (accepted and delivered)")
+        accepted = [l for l in lines if "event=accepted" in l]
+        delivered = [l for l in lines if "result=delivered" in l and "rcpt=postmaster@localhost" in l]
+        return (accepted, delivered) if accepted and delivered else None
+    accepted, _ = deadline_poll(logged, 10, f"log lines for queue_id={qid} (accepted and delivered)")
+    m = re.search(r"\bsize=(\d+)", accepted[0])
+    assert m, f"the accepted line gives the size: {accepted[0]!r}"
+    assert int(m.group(1)) >= len(msg), \
+        f"accepted size={m.group(1)} but the message has {len(msg)} octets: {accepted[0]!r}"
+    assert "from=<a@b.test>" in accepted[0] and "rcpts=1" in accepted[0], accepted[0]
 
 
 def test_many_messages_unique_file_names(poshta):
@@ -342,3 +348,48 @@ def test_many_messages_unique_file_names(poshta):
     assert len({f.name for f in files}) == n
     assert not list((poshta.maildir("postmaster@localhost") / "tmp").iterdir()), \
         "files left behind in tmp/"
+
+
+def test_sender_case_is_kept_in_return_path(poshta):
+    msg = make_message(sender="Alice.Smith@B.Test")
+    assert smtp_send(poshta.smtp_port, "Alice.Smith@B.Test", ["postmaster@localhost"], msg) == {}
+    check_one_stored(poshta, "postmaster@localhost", "Alice.Smith@B.Test", msg)
+
+
+def test_forty_concurrent_clients(poshta):
+    import threading
+    poshta.add_user("busy@example.test")
+    errors, sent = [], []
+    lock = threading.Lock()
+
+    def client(i):
+        try:
+            with smtplib.SMTP(HOST, poshta.smtp_port, timeout=30) as s:
+                for j in range(3):
+                    rcpt = ["postmaster@example.test", "busy@example.test"][(i + j) % 2]
+                    m = make_message(to=rcpt, subject=f"concurrent {i}-{j} {unique()}")
+                    assert s.sendmail("a@b.test", [rcpt], m) == {}
+                    with lock:
+                        sent.append((rcpt, m))
+        except Exception as e:              # reported below
+            errors.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:5]
+    assert len(sent) == 120
+    for rcpt in ("postmaster@example.test", "busy@example.test"):
+        expected = [m for r, m in sent if r == rcpt]
+        files = poshta.wait_files(rcpt, len(expected), timeout=30)
+        assert len(files) == len(expected)
+        by_tail = {}
+        for f in files:
+            by_tail.setdefault(f.read_bytes().split(b"\nFrom: ", 1)[1], []).append(f)
+        for m in expected:
+            key = to_lf(m).split(b"From: ", 1)[1]
+            assert len(by_tail.get(key, [])) == 1, "a message is missing or stored twice"
+            f = by_tail[key][0]
+            check_stored(f.read_bytes(), "a@b.test", rcpt, m, name=f.name)

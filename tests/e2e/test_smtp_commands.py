@@ -387,3 +387,43 @@ def test_postmaster_without_domain(poshta, conn):
     files = deadline_poll(landed, 10, "the message to <Postmaster> in a postmaster mailbox")
     assert len(files) == 1
     assert files[0].read_bytes().endswith(to_lf(msg))
+
+
+def test_bdat_several_chunks_in_one_write(poshta, conn):
+    conn.ehlo()
+    msg = make_message()
+    parts = [msg[:100], msg[100:101], msg[101:300], msg[300:]]
+    data = b"MAIL FROM:<a@b.test>\r\nRCPT TO:<postmaster@localhost>\r\n"
+    for i, p in enumerate(parts):
+        last = b" LAST" if i == len(parts) - 1 else b""
+        data += b"BDAT %d%s\r\n" % (len(p), last) + p
+    conn.send(data + b"NOOP\r\n")
+    codes = [conn.reply().code for _ in range(2 + len(parts) + 1)]
+    assert codes == [250] * (2 + len(parts) + 1), codes
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+
+
+def test_duplicate_recipients_get_one_copy(poshta, conn):
+    conn.ehlo()
+    conn.expect("MAIL FROM:<a@b.test>", 250)
+    for r in ("postmaster@localhost", "POSTMASTER@localhost", "postmaster@LOCALHOST"):
+        conn.expect(f"RCPT TO:<{r}>", 250)
+    conn.expect("DATA", 354)
+    msg = make_message()
+    conn.send(dot_stuff(msg))
+    assert conn.reply().code == 250
+    from poshta_helpers import deliver_marker
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    others = deliver_marker(poshta)
+    assert len(others) == 1, f"one message to one mailbox named three ways: {len(others)} copies"
+
+
+def test_quoted_local_part_in_sender(poshta, conn):
+    conn.ehlo()
+    conn.expect('MAIL FROM:<"john doe"@b.test>', 250)
+    conn.expect("RCPT TO:<postmaster@localhost>", 250)
+    conn.expect("DATA", 354)
+    msg = make_message()
+    conn.send(dot_stuff(msg))
+    assert conn.reply().code == 250
+    check_one_stored(poshta, "postmaster@localhost", '"john doe"@b.test', msg)
