@@ -60,6 +60,8 @@ def wait_quiet(server, timeout):
     """Wait until the server's queue is empty (mail from the previous run all delivered)."""
     t0 = time.monotonic()
     while not server.queue_empty():
+        if isinstance(server, bl.PoshtaInstance) and not server.alive():
+            return False
         if time.monotonic() - t0 > timeout:
             bl.log("  warning: %s queue not empty after %.0f s; going on" % (server.name, timeout))
             return False
@@ -68,6 +70,10 @@ def wait_quiet(server, timeout):
 
 
 def one_run(a, server, smtp_source, sessions, rcpts, count, workdir):
+    res = {"server": server.name, "sessions": sessions, "rcpts": rcpts, "count": count, "cpu": {}}
+    if isinstance(server, bl.PoshtaInstance) and not server.alive():
+        res["error"] = "poshta serve is not running (it exited earlier)"
+        return res
     wait_quiet(server, a.drain_timeout)
     bl.clean_mailboxes(server.mailroot)
     os.sync()
@@ -81,7 +87,7 @@ def one_run(a, server, smtp_source, sessions, rcpts, count, workdir):
     cmd.append("127.0.0.1:%d" % server.port)
     expected = count * rcpts
     errpath = os.path.join(workdir, "smtp-source.err")
-    res = {"server": server.name, "sessions": sessions, "rcpts": rcpts, "count": count, "cmd": " ".join(cmd)}
+    res["cmd"] = " ".join(cmd)
     with open(errpath, "w+") as err:
         c0 = cpu_times()
         t0 = time.monotonic()
@@ -212,7 +218,7 @@ def main():
                     if "error" in r:
                         bl.log("  %-7s run %d: ERROR %s" % (s.name, rep + 1, r["error"]))
                         tail = s.log_tail(8).rstrip()
-                        if tail:
+                        if tail and "exited earlier" not in r["error"]:
                             bl.log("    last log lines:\n      " + tail.replace("\n", "\n      "))
                     else:
                         bl.log("  %-7s run %d: accepted %6.0f/s  delivered %6.0f msg/s (%6.0f files/s)  "

@@ -86,9 +86,7 @@ std::optional<std::string> hashed_password(bool from_stdin) {
 int report(directory::Change change, const std::string& done, const std::string& exists, const std::string& missing,
            const std::string& invalid) {
   switch (change) {
-    case directory::Change::done:
-      std::cout << done << "\n";
-      return 0;
+    case directory::Change::done: std::cout << done << "\n"; return 0;
     case directory::Change::already_exists: return user_error(exists);
     case directory::Change::not_found: return user_error(missing);
     case directory::Change::invalid: return user_error(invalid);
@@ -112,7 +110,8 @@ int user_error(const std::string& message) {
 int user_add(const core::Config& config, const std::string& address, bool password_stdin) {
   const auto parts = core::split_address(address);
   if (!looks_like_address(address) || !directory::Directory::is_safe_local_part(parts.local)) {
-    return user_error("'" + address + "' is not a usable mailbox address (use letters, digits and . - _ + before the @)");
+    return user_error("'" + address +
+                      "' is not a usable mailbox address (use letters, digits and . - _ + before the @)");
   }
   auto dir = open_directory(config);
   if (!dir) return 1;
@@ -124,7 +123,8 @@ int user_add(const core::Config& config, const std::string& address, bool passwo
   if (!hash) return 1;
   return report(dir->add_user(address, *hash), "added user " + core::canonical_address(address),
                 "user " + address + " exists already; change its password with 'poshta user passwd'",
-                "'" + std::string(parts.domain) + "' is not a local domain", "'" + address + "' is not a usable address");
+                "'" + std::string(parts.domain) + "' is not a local domain",
+                "'" + address + "' is not a usable address");
 }
 
 int user_passwd(const core::Config& config, const std::string& address, bool password_stdin) {
@@ -158,8 +158,8 @@ int user_list(const core::Config& config) {
 int domain_add(const core::Config& config, const std::string& domain) {
   auto dir = open_directory(config);
   if (!dir) return 1;
-  return report(dir->add_domain(domain), "added domain " + core::to_lower(domain), "domain " + domain + " is local already",
-                "", "'" + domain + "' is not a valid domain name");
+  return report(dir->add_domain(domain), "added domain " + core::to_lower(domain),
+                "domain " + domain + " is local already", "", "'" + domain + "' is not a valid domain name");
 }
 
 int domain_del(const core::Config& config, const std::string& domain) {

@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
   const std::string p = path.string();
   using poshta::core::Config;
   if (*user_add) return with_config(p, [&](const Config& c) { return cli::user_add(c, address, password_stdin); });
-  if (*user_passwd) return with_config(p, [&](const Config& c) { return cli::user_passwd(c, address, password_stdin); });
+  if (*user_passwd)
+    return with_config(p, [&](const Config& c) { return cli::user_passwd(c, address, password_stdin); });
   if (*user_del) return with_config(p, [&](const Config& c) { return cli::user_del(c, address); });
   if (*user_list) return with_config(p, [&](const Config& c) { return cli::user_list(c); });
   if (*domain_add) return with_config(p, [&](const Config& c) { return cli::domain_add(c, domain); });

@@ -4,9 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <asio/signal_set.hpp>
 #include <fstream>
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "cli/smtp_service.hpp"
@@ -26,8 +26,12 @@ namespace {
 constexpr std::chrono::seconds kShutdownGrace{30};
 constexpr std::size_t kBlockingThreads = 32;  // mostly waiting in fsync and group flushes
 
-queue::RetryPolicy retry_policy(const core::Config& c) { return {c.delivery.retry, c.delivery.bounce_after}; }
-net::Limits net_limits(const core::Config& c) { return {c.limits.connections, c.limits.connections_per_ip}; }
+queue::RetryPolicy retry_policy(const core::Config& c) {
+  return {c.delivery.retry, c.delivery.bounce_after};
+}
+net::Limits net_limits(const core::Config& c) {
+  return {c.limits.connections, c.limits.connections_per_ip};
+}
 
 // Many idle connections need many descriptors: raise the soft limit to the hard one.
 void raise_fd_limit() {
@@ -48,7 +52,8 @@ void log_problems(const std::vector<core::ConfigProblem>& problems, const std::s
 
 int serve(const std::filesystem::path& config_path, bool verbose) {
   core::init_logging(verbose);
-  auto loaded = config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
+  auto loaded =
+      config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
   if (!loaded.ok()) {
     for (const auto& p : loaded.problems) {
       if (p.fatal) spdlog::error("config {}:{}: {}", loaded.config.source, p.line, p.message);
@@ -99,9 +104,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     runner.start(std::move(recovered.envelopes));
 
     const auto pid_file = data / "poshta.pid";
-    {
-      std::ofstream(pid_file) << ::getpid() << "\n";
-    }
+    { std::ofstream(pid_file) << ::getpid() << "\n"; }
 
     asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {

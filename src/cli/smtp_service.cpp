@@ -160,8 +160,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
   sc.max_recipients = config->limits.recipients;
   sc.max_errors = config->limits.errors;
   smtp::ServerSession session(std::move(sc), conn->peer_ip());
-  spdlog::info("smtp session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(),
-               conn->peer_port(), conn->listener());
+  spdlog::info("smtp session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(), conn->peer_port(),
+               conn->listener());
   session.start();
 
   std::array<char, kReadChunk> buf;
@@ -178,13 +178,9 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
     if (session.paused()) {
       const auto& request = session.request();
       switch (request.kind) {
-        case smtp::Request::Kind::recipient:
-          session.resolve_recipient(check_recipient(ctx, request.address));
-          break;
+        case smtp::Request::Kind::recipient: session.resolve_recipient(check_recipient(ctx, request.address)); break;
         case smtp::Request::Kind::verify:
-        case smtp::Request::Kind::expand:
-          session.resolve_lookup(lookup(ctx, request));
-          break;
+        case smtp::Request::Kind::expand: session.resolve_lookup(lookup(ctx, request)); break;
         case smtp::Request::Kind::message:
           store = std::make_unique<StoreTask>(ctx, session);
           co_await net::offload(ctx.server, *store);

@@ -55,6 +55,8 @@ AddressParts split_address(std::string_view address) {
   return {address.substr(0, at), address.substr(at + 1)};
 }
 
-std::string canonical_address(std::string_view address) { return to_lower(address); }
+std::string canonical_address(std::string_view address) {
+  return to_lower(address);
+}
 
 }  // namespace poshta::core

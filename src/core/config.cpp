@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/address.hpp"
 #include "core/duration.hpp"
@@ -21,10 +21,14 @@ struct ProtocolInfo {
 };
 
 constexpr ProtocolInfo kProtocols[] = {
-    {"smtp", Protocol::smtp, true},         {"submission", Protocol::submission, true},
-    {"submissions", Protocol::submissions, false}, {"lmtp", Protocol::lmtp, false},
-    {"imap", Protocol::imap, false},        {"imaps", Protocol::imaps, false},
-    {"pop3", Protocol::pop3, false},        {"pop3s", Protocol::pop3s, false},
+    {"smtp", Protocol::smtp, true},
+    {"submission", Protocol::submission, true},
+    {"submissions", Protocol::submissions, false},
+    {"lmtp", Protocol::lmtp, false},
+    {"imap", Protocol::imap, false},
+    {"imaps", Protocol::imaps, false},
+    {"pop3", Protocol::pop3, false},
+    {"pop3s", Protocol::pop3s, false},
 };
 
 std::string system_hostname() {
@@ -45,8 +49,10 @@ class Loader {
         if (auto s = string_of(node, k)) hostname(*s, node);
       } else if (k == "data_dir") {
         if (auto s = string_of(node, k)) {
-          if (s->empty()) problem(node, "data_dir must not be empty");
-          else config().data_dir = *s;
+          if (s->empty())
+            problem(node, "data_dir must not be empty");
+          else
+            config().data_dir = *s;
         }
       } else if (k == "domains") {
         domains(node);
@@ -86,7 +92,8 @@ class Loader {
   bool integer_of(const toml::node& node, std::string_view key, T& out, std::int64_t min, std::int64_t max) {
     auto v = node.value<std::int64_t>();
     if (!v || *v < min || *v > max) {
-      problem(node, std::string(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      problem(node,
+              std::string(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
       return false;
     }
     out = static_cast<T>(*v);
@@ -146,14 +153,15 @@ class Loader {
             if (*s == p.name) info = &p;
           }
           if (!info) {
-            problem(value, "unknown protocol '" + *s +
-                               "' (smtp, submission, submissions, lmtp, imap, imaps, pop3 or pop3s)");
+            problem(value,
+                    "unknown protocol '" + *s + "' (smtp, submission, submissions, lmtp, imap, imaps, pop3 or pop3s)");
             continue;
           }
           listener.protocol = info->protocol;
           have_protocol = true;
           if (!info->built) {
-            problem(value, std::string("protocol '") + info->name + "' is not served by this version; the listener is ignored",
+            problem(value,
+                    std::string("protocol '") + info->name + "' is not served by this version; the listener is ignored",
                     false);
           }
         } else if (key.str() == "address") {
@@ -172,7 +180,8 @@ class Loader {
         problem(item, "[[listen]] needs both protocol and address");
         continue;
       }
-      if (listener_seen_) config().listeners.push_back(listener);
+      if (listener_seen_)
+        config().listeners.push_back(listener);
       else {
         config().listeners = {listener};
         listener_seen_ = true;
@@ -202,11 +211,16 @@ class Loader {
     auto& l = config().limits;
     for (auto&& [key, value] : *table) {
       const std::string_view k = key.str();
-      if (k == "message_size") integer_of(value, k, l.message_size, 1024, std::int64_t{1} << 40);
-      else if (k == "recipients") integer_of(value, k, l.recipients, 1, 100000);
-      else if (k == "connections") integer_of(value, k, l.connections, 1, 1000000);
-      else if (k == "connections_per_ip") integer_of(value, k, l.connections_per_ip, 1, 1000000);
-      else if (k == "errors") integer_of(value, k, l.errors, 1, 1000);
+      if (k == "message_size")
+        integer_of(value, k, l.message_size, 1024, std::int64_t{1} << 40);
+      else if (k == "recipients")
+        integer_of(value, k, l.recipients, 1, 100000);
+      else if (k == "connections")
+        integer_of(value, k, l.connections, 1, 1000000);
+      else if (k == "connections_per_ip")
+        integer_of(value, k, l.connections_per_ip, 1, 1000000);
+      else if (k == "errors")
+        integer_of(value, k, l.errors, 1, 1000);
       else if (k == "command_timeout") {
         if (auto d = duration_of(value, k)) l.command_timeout = *d;
       } else if (k == "data_timeout") {

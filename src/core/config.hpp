@@ -41,9 +41,8 @@ struct DeliveryConfig {
   std::string resolver;  // empty: the system's resolver
   std::uint16_t remote_port = 25;
   std::string smarthost;
-  std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5),
-                                          std::chrono::minutes(15), std::chrono::hours(1),
-                                          std::chrono::hours(4)};
+  std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5), std::chrono::minutes(15),
+                                          std::chrono::hours(1), std::chrono::hours(4)};
   std::chrono::seconds bounce_after{5 * 86400};
 };
 

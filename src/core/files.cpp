@@ -38,8 +38,7 @@ std::error_code write_all(int fd, std::span<const std::string_view> parts) {
   return {};
 }
 
-std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts,
-                               Sync sync) {
+std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts, Sync sync) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return errno_code(errno);
   std::error_code ec = write_all(fd, parts);

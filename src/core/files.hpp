@@ -18,8 +18,7 @@ enum class Sync { none, file };
 
 // Creates `path` exclusively (EEXIST if it is there), writes `parts` in
 // order and, with Sync::file, fsyncs it. On failure nothing is left at `path`.
-std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts,
-                               Sync sync);
+std::error_code write_new_file(const std::filesystem::path& path, std::span<const std::string_view> parts, Sync sync);
 
 // Writes all of `parts` to `fd`, retrying short writes.
 std::error_code write_all(int fd, std::span<const std::string_view> parts);

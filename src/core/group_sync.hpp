@@ -48,7 +48,7 @@ class GroupSync {
     std::uint64_t from, to;  // tickets the failed flush covered
     std::error_code ec;
   };
-  std::vector<Failure> failures_;  // recent failed flushes; rare
+  std::vector<Failure> failures_;   // recent failed flushes; rare
   std::uint64_t forgotten_to_ = 0;  // failures at or below this were pruned: fail closed
   bool running_ = false;
   std::uint64_t flushes_ = 0;

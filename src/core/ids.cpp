@@ -11,9 +11,9 @@ namespace poshta::core {
 
 std::string new_queue_id() {
   static std::atomic<std::uint32_t> counter{0};
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed) & 0xfff;
   return fmt::format("{:013x}{:03x}", static_cast<std::uint64_t>(us) & 0xfffffffffffffULL, n);
 }

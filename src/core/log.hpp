@@ -10,4 +10,3 @@ namespace poshta::core {
 void init_logging(bool verbose);
 
 }  // namespace poshta::core
-

@@ -22,12 +22,15 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   std::error_code error() const { return ok() ? std::error_code{} : std::get<1>(v_); }
 
  private:
   std::variant<T, std::error_code> v_;
 };
 
-inline std::error_code errno_code(int e) { return {e, std::generic_category()}; }
+inline std::error_code errno_code(int e) {
+  return {e, std::generic_category()};
+}
 
 }  // namespace poshta::core

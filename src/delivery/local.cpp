@@ -25,8 +25,8 @@ bool attempt_delivery(store::Maildir& maildir, core::GroupSync& sync, queue::Env
     ++r.attempts;
     r.state = queue::RecipientState::deferred;
     r.next_attempt = queue::next_attempt(retry, r.attempts, now);
-    spdlog::warn("delivery queue_id={} rcpt={} result=deferred attempts={} error=\"{}\"", env.id, r.address,
-                 r.attempts, why);
+    spdlog::warn("delivery queue_id={} rcpt={} result=deferred attempts={} error=\"{}\"", env.id, r.address, r.attempts,
+                 why);
     r.last_error = std::move(why);
     changed = true;
   };

@@ -35,7 +35,9 @@ std::int64_t earliest_attempt(const queue::Envelope& env) {
 Runner::Runner(queue::Spool& spool, store::Maildir& maildir, core::GroupSync& sync, queue::RetryPolicy retry)
     : spool_(spool), maildir_(maildir), sync_(sync), retry_(std::move(retry)) {}
 
-Runner::~Runner() { stop(); }
+Runner::~Runner() {
+  stop();
+}
 
 void Runner::start(std::vector<queue::Envelope> recovered) {
   {
@@ -104,8 +106,10 @@ void Runner::work() {
     }
     flush_ = false;
     if (ready_.empty()) {
-      if (next_wake == INT64_MAX) wake_.wait(lock);
-      else wake_.wait_for(lock, std::chrono::seconds(std::clamp<std::int64_t>(next_wake - now, 1, 3600)));
+      if (next_wake == INT64_MAX)
+        wake_.wait(lock);
+      else
+        wake_.wait_for(lock, std::chrono::seconds(std::clamp<std::int64_t>(next_wake - now, 1, 3600)));
       continue;
     }
     Job job = std::move(ready_.front());

@@ -31,7 +31,8 @@ class Directory::Statement {
   int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
   std::string text(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
              : std::string();
   }
 
@@ -84,16 +85,22 @@ Directory::Directory(const std::filesystem::path& db_path, std::vector<std::stri
   }
 }
 
-Directory::~Directory() { sqlite3_close(db_); }
+Directory::~Directory() {
+  sqlite3_close(db_);
+}
 
-bool Directory::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+bool Directory::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
 
 void Directory::set_config_domains(std::vector<std::string> domains) {
   std::lock_guard lock(mutex_);
   config_domains_ = std::move(domains);
 }
 
-std::string Directory::primary_domain() const { return config_domains_.empty() ? "localhost" : config_domains_[0]; }
+std::string Directory::primary_domain() const {
+  return config_domains_.empty() ? "localhost" : config_domains_[0];
+}
 
 bool Directory::is_safe_local_part(std::string_view local) {
   if (local.empty() || local.size() > 64 || local.front() == '.' || local.back() == '.' ||
@@ -235,7 +242,9 @@ std::vector<std::string> Directory::column_list(const char* sql) {
   return out;
 }
 
-std::vector<std::string> Directory::users() { return column_list("SELECT address FROM users ORDER BY address"); }
+std::vector<std::string> Directory::users() {
+  return column_list("SELECT address FROM users ORDER BY address");
+}
 
 Change Directory::add_domain(std::string_view domain) {
   if (!core::is_valid_domain(domain)) return Change::invalid;

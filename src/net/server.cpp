@@ -1,12 +1,12 @@
 #include "net/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/ip/v6_only.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/write.hpp>
-#include <asio/ip/v6_only.hpp>
-#include <spdlog/spdlog.h>
 
 namespace poshta::net {
 
@@ -16,7 +16,8 @@ Connection::Connection(asio::ip::tcp::socket socket, Server& server, std::string
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
     auto addr = ep.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
     peer_ip_ = addr.to_string();
     peer_port_ = ep.port();
   }
@@ -24,7 +25,9 @@ Connection::Connection(asio::ip::tcp::socket socket, Server& server, std::string
   registration_ = server_.add(this);
 }
 
-Connection::~Connection() { server_.remove(registration_); }
+Connection::~Connection() {
+  server_.remove(registration_);
+}
 
 void Connection::arm(std::chrono::seconds timeout) {
   timed_out_ = false;
@@ -151,7 +154,9 @@ void Server::remove(std::list<Connection*>::iterator registration) {
   if (stopping_ && connections_.empty()) grace_timer_.cancel();
 }
 
-void Server::run() { io_.run(); }
+void Server::run() {
+  io_.run();
+}
 
 asio::awaitable<void> offload(Server& server, BlockingTask& task) {
   auto& io = server.context();

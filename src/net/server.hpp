@@ -8,21 +8,21 @@
 // writes, fsync) goes to a thread pool through offload().
 #pragma once
 
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/async_result.hpp>
-#include <asio/executor_work_guard.hpp>
 
 #include <chrono>
 #include <functional>
 #include <list>
-#include <span>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 

@@ -137,11 +137,16 @@ std::optional<Envelope> parse_envelope(std::string_view text) {
     if (key == "rcpt") {
       if (f.size() != 10) return std::nullopt;
       EnvelopeRecipient r;
-      if (f[1] == "pending") r.state = RecipientState::pending;
-      else if (f[1] == "deferred") r.state = RecipientState::deferred;
-      else if (f[1] == "delivered") r.state = RecipientState::delivered;
-      else if (f[1] == "failed") r.state = RecipientState::failed;
-      else return std::nullopt;
+      if (f[1] == "pending")
+        r.state = RecipientState::pending;
+      else if (f[1] == "deferred")
+        r.state = RecipientState::deferred;
+      else if (f[1] == "delivered")
+        r.state = RecipientState::delivered;
+      else if (f[1] == "failed")
+        r.state = RecipientState::failed;
+      else
+        return std::nullopt;
       unsigned notify = 0;
       auto address = decode(f[5]), original = decode(f[6]), orcpt = decode(f[8]), error = decode(f[9]);
       if (!number(f[2], r.attempts) || !number(f[3], r.next_attempt) || (f[4] != "0" && f[4] != "1") ||
@@ -163,8 +168,11 @@ std::optional<Envelope> parse_envelope(std::string_view text) {
     if (key == "id" || key == "sender" || key == "ret" || key == "envid" || key == "body") {
       auto d = decode(v);
       if (!d) return std::nullopt;
-      (key == "id" ? env.id : key == "sender" ? env.sender : key == "ret" ? env.ret : key == "envid" ? env.envid : env.body) =
-          std::move(*d);
+      (key == "id"       ? env.id
+       : key == "sender" ? env.sender
+       : key == "ret"    ? env.ret
+       : key == "envid"  ? env.envid
+                         : env.body) = std::move(*d);
     } else if (key == "arrived") {
       ok = number(v, env.arrived);
     } else if (key == "size") {

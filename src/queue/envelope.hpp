@@ -17,9 +17,9 @@ enum class RecipientState : std::uint8_t { pending, deferred, delivered, failed 
 const char* state_name(RecipientState s);
 
 struct EnvelopeRecipient {
-  std::string address;   // where it goes (after alias expansion), canonical
-  bool local = false;    // a mailbox here, else relayed
-  std::string original;  // the RCPT TO address that led here
+  std::string address;      // where it goes (after alias expansion), canonical
+  bool local = false;       // a mailbox here, else relayed
+  std::string original;     // the RCPT TO address that led here
   std::uint8_t notify = 0;  // RFC 3461 NOTIFY bits (smtp::notify)
   std::string orcpt;        // RFC 3461 ORCPT, xtext
   RecipientState state = RecipientState::pending;

@@ -12,7 +12,8 @@ namespace {
 constexpr std::array kVerbs{
     VerbInfo{Verb::helo, "HELO", "HELO <domain>"},
     VerbInfo{Verb::ehlo, "EHLO", "EHLO <domain>"},
-    VerbInfo{Verb::mail, "MAIL", "MAIL FROM:<address> [SIZE=n] [BODY=7BIT|8BITMIME] [SMTPUTF8] [RET=FULL|HDRS] [ENVID=id]"},
+    VerbInfo{Verb::mail, "MAIL",
+             "MAIL FROM:<address> [SIZE=n] [BODY=7BIT|8BITMIME] [SMTPUTF8] [RET=FULL|HDRS] [ENVID=id]"},
     VerbInfo{Verb::rcpt, "RCPT", "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=rfc822;address]"},
     VerbInfo{Verb::data, "DATA", "DATA, then the message, ended by a line with a single dot"},
     VerbInfo{Verb::bdat, "BDAT", "BDAT <size> [LAST], then exactly <size> octets of the message"},
@@ -34,11 +35,26 @@ bool is_atext(char c, bool utf8) {  // RFC 5322 §3.2.3, RFC 6531 §3.3
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   if (utf8 && static_cast<unsigned char>(c) >= 0x80) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '/':
-    case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -47,11 +63,16 @@ bool is_valid_utf8(std::string_view s) {
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) n = 2;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if (c >= 0xc2 && c <= 0xdf)
+      n = 1;
+    else if (c >= 0xe0 && c <= 0xef)
+      n = 2;
+    else if (c >= 0xf0 && c <= 0xf4)
+      n = 3;
+    else
+      return false;
     for (std::size_t k = 1; k <= n; ++k) {
       if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
     }
@@ -157,7 +178,9 @@ bool for_each_param(std::string_view params, F&& f) {
   return true;
 }
 
-Reply syntax_reply(std::string_view text) { return {501, "5.5.4", std::string(text)}; }
+Reply syntax_reply(std::string_view text) {
+  return {501, "5.5.4", std::string(text)};
+}
 
 bool prefix_ci(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && core::iequals(s.substr(0, prefix.size()), prefix);
@@ -165,7 +188,9 @@ bool prefix_ci(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
-std::span<const VerbInfo> verbs() { return kVerbs; }
+std::span<const VerbInfo> verbs() {
+  return kVerbs;
+}
 
 const VerbInfo* find_verb(std::string_view name) {
   for (const auto& v : kVerbs) {
@@ -242,8 +267,10 @@ std::optional<Reply> parse_mail_args(std::string_view args, MailArgs& out) {
       out.size = n;
     } else if (core::iequals(p.keyword, "BODY")) {
       if (!once(seen_body, "BODY")) return false;
-      if (core::iequals(p.value, "7BIT")) out.body = BodyType::seven_bit;
-      else if (core::iequals(p.value, "8BITMIME")) out.body = BodyType::eight_bit_mime;
+      if (core::iequals(p.value, "7BIT"))
+        out.body = BodyType::seven_bit;
+      else if (core::iequals(p.value, "8BITMIME"))
+        out.body = BodyType::eight_bit_mime;
       else {
         error = Reply{501, "5.5.4", "BODY must be 7BIT or 8BITMIME"};
         return false;
@@ -257,8 +284,10 @@ std::optional<Reply> parse_mail_args(std::string_view args, MailArgs& out) {
       out.smtputf8 = true;
     } else if (core::iequals(p.keyword, "RET")) {
       if (!once(seen_ret, "RET")) return false;
-      if (core::iequals(p.value, "FULL")) out.ret = Ret::full;
-      else if (core::iequals(p.value, "HDRS")) out.ret = Ret::hdrs;
+      if (core::iequals(p.value, "FULL"))
+        out.ret = Ret::full;
+      else if (core::iequals(p.value, "HDRS"))
+        out.ret = Ret::hdrs;
       else {
         error = syntax_reply("RET must be FULL or HDRS (RFC 3461)");
         return false;
@@ -304,10 +333,14 @@ std::optional<Reply> parse_rcpt_args(std::string_view args, bool smtputf8, RcptA
       while (true) {
         const auto comma = list.find(',');
         const std::string_view item = list.substr(0, comma);
-        if (core::iequals(item, "NEVER")) out.notify |= notify::never;
-        else if (core::iequals(item, "SUCCESS")) out.notify |= notify::success;
-        else if (core::iequals(item, "FAILURE")) out.notify |= notify::failure;
-        else if (core::iequals(item, "DELAY")) out.notify |= notify::delay;
+        if (core::iequals(item, "NEVER"))
+          out.notify |= notify::never;
+        else if (core::iequals(item, "SUCCESS"))
+          out.notify |= notify::success;
+        else if (core::iequals(item, "FAILURE"))
+          out.notify |= notify::failure;
+        else if (core::iequals(item, "DELAY"))
+          out.notify |= notify::delay;
         else {
           error = syntax_reply("NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY (RFC 3461)");
           return false;

@@ -15,7 +15,24 @@
 namespace poshta::smtp {
 
 enum class Verb : std::uint8_t {
-  helo, ehlo, lhlo, mail, rcpt, data, bdat, rset, send, soml, saml, vrfy, expn, help, noop, quit, starttls, auth,
+  helo,
+  ehlo,
+  lhlo,
+  mail,
+  rcpt,
+  data,
+  bdat,
+  rset,
+  send,
+  soml,
+  saml,
+  vrfy,
+  expn,
+  help,
+  noop,
+  quit,
+  starttls,
+  auth,
   unknown,
 };
 
@@ -44,8 +61,8 @@ enum class BodyType : std::uint8_t { unspecified, seven_bit, eight_bit_mime };
 enum class Ret : std::uint8_t { unspecified, full, hdrs };
 
 struct MailArgs {
-  std::string address;  // empty for the null reverse-path <>
-  std::optional<std::uint64_t> size;  // RFC 1870
+  std::string address;                    // empty for the null reverse-path <>
+  std::optional<std::uint64_t> size;      // RFC 1870
   BodyType body = BodyType::unspecified;  // RFC 6152
   bool smtputf8 = false;                  // RFC 6531
   Ret ret = Ret::unspecified;             // RFC 3461 §4.3

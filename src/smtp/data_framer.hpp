@@ -49,7 +49,7 @@ class DataFramer {
   std::size_t line_length_ = 0;  // wire octets of the current line so far
   bool line_start_ = true;       // the DATA command's CRLF counts as the first
   bool pending_cr_ = false;
-  bool dot_only_ = false;        // current line so far is exactly "."
+  bool dot_only_ = false;  // current line so far is exactly "."
   bool done_ = false;
   bool bare_line_end_ = false;
   bool line_too_long_ = false;

@@ -8,10 +8,10 @@
 namespace poshta::smtp {
 
 struct ReceivedInfo {
-  std::string helo;       // the client's HELO/EHLO name
-  std::string peer_ip;    // its address
-  std::string hostname;   // ours
-  std::string protocol;   // SMTP, ESMTP, UTF8SMTP...
+  std::string helo;      // the client's HELO/EHLO name
+  std::string peer_ip;   // its address
+  std::string hostname;  // ours
+  std::string protocol;  // SMTP, ESMTP, UTF8SMTP...
   std::string queue_id;
   std::string recipient;  // named in a "for" clause when there is exactly one
   std::time_t when = 0;

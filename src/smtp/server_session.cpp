@@ -31,7 +31,9 @@ void ServerSession::start() {
   append_reply(output_, {220, {}, config_.hostname + " ESMTP Poshta"});
 }
 
-std::string ServerSession::take_output() { return std::exchange(output_, {}); }
+std::string ServerSession::take_output() {
+  return std::exchange(output_, {});
+}
 
 void ServerSession::feed(std::string_view bytes) {
   if (closing_) return;
@@ -164,9 +166,10 @@ void ServerSession::do_helo(const CommandLine& cmd, bool extended) {
   esmtp_ = extended;
   reset_transaction();  // RFC 5321 §4.1.4
   if (!extended) return append_reply(output_, {250, {}, config_.hostname});
-  append_reply(output_, {250, {},
-                         config_.hostname + " greets " + helo_ +
-                             "\nPIPELINING\nSIZE " + std::to_string(config_.max_message_size) +
+  append_reply(output_, {250,
+                         {},
+                         config_.hostname + " greets " + helo_ + "\nPIPELINING\nSIZE " +
+                             std::to_string(config_.max_message_size) +
                              "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nDSN\nHELP"});
 }
 
@@ -179,8 +182,8 @@ void ServerSession::do_mail(const CommandLine& cmd) {
   MailArgs args;
   if (auto error = parse_mail_args(cmd.args, args)) return reply(std::move(*error));
   if (args.size && *args.size > config_.max_message_size) {
-    return reply({552, "5.3.4", "Message size exceeds the limit of " + std::to_string(config_.max_message_size) +
-                                    " octets"});
+    return reply(
+        {552, "5.3.4", "Message size exceeds the limit of " + std::to_string(config_.max_message_size) + " octets"});
   }
   txn_.emplace();
   txn_->mode = cmd.verb;
@@ -192,8 +195,8 @@ void ServerSession::do_rcpt(const CommandLine& cmd) {
   if (!txn_) return reply({503, "5.5.1", "Need MAIL before RCPT"});
   if (txn_->recipients.size() >= config_.max_recipients) {
     // RFC 5321 §4.5.3.1.10: 452 for too many recipients.
-    return reply({452, "4.5.3", "Too many recipients (at most " + std::to_string(config_.max_recipients) +
-                                    " per message)"});
+    return reply(
+        {452, "4.5.3", "Too many recipients (at most " + std::to_string(config_.max_recipients) + " per message)"});
   }
   RcptArgs args;
   if (auto error = parse_rcpt_args(cmd.args, txn_->mail.smtputf8, args)) return reply(std::move(*error));
@@ -240,12 +243,15 @@ void ServerSession::do_bdat(const CommandLine& cmd) {
   chunk_discard_ = false;
   phase_ = Phase::chunk;
   std::optional<Reply> refusal;
-  if (!txn_) refusal = Reply{503, "5.5.1", "Need MAIL before BDAT"};
-  else if (txn_->recipients.empty()) refusal = Reply{554, "5.5.1", "No valid recipients"};
-  else if (framer_ && !txn_->used_bdat) refusal = Reply{503, "5.5.1", "BDAT cannot follow DATA"};
+  if (!txn_)
+    refusal = Reply{503, "5.5.1", "Need MAIL before BDAT"};
+  else if (txn_->recipients.empty())
+    refusal = Reply{554, "5.5.1", "No valid recipients"};
+  else if (framer_ && !txn_->used_bdat)
+    refusal = Reply{503, "5.5.1", "BDAT cannot follow DATA"};
   else if (txn_->content.size() + size > config_.max_message_size) {
-    refusal = Reply{552, "5.3.4", "Message size exceeds the limit of " + std::to_string(config_.max_message_size) +
-                                      " octets"};
+    refusal = Reply{552, "5.3.4",
+                    "Message size exceeds the limit of " + std::to_string(config_.max_message_size) + " octets"};
   }
   if (refusal) {
     // The chunk's octets still arrive and are skipped; the transaction is over.
@@ -276,8 +282,8 @@ void ServerSession::finish_message() {
   phase_ = Phase::command;
   std::optional<Reply> refusal;
   if (framer_->too_big()) {
-    refusal = Reply{552, "5.3.4", "Message size exceeds the limit of " + std::to_string(config_.max_message_size) +
-                                      " octets"};
+    refusal = Reply{552, "5.3.4",
+                    "Message size exceeds the limit of " + std::to_string(config_.max_message_size) + " octets"};
   } else if (framer_->bare_line_end()) {
     refusal = Reply{554, "5.6.0", "Message refused: bare CR or LF found; lines must end with CRLF (RFC 5321 §2.3.8)"};
   } else if (framer_->line_too_long()) {

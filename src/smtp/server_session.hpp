@@ -45,7 +45,7 @@ struct Destination {
 };
 
 struct Recipient {
-  RcptArgs args;                          // as the client sent them
+  RcptArgs args;  // as the client sent them
   std::vector<Destination> destinations;
 };
 

@@ -34,9 +34,12 @@ void append_lf(std::string& out, std::string_view in) {
 
 Maildir::Maildir(std::filesystem::path mail_root, std::string hostname) : root_(std::move(mail_root)) {
   for (char c : hostname) {
-    if (c == '/') host_ += "\\057";
-    else if (c == ':') host_ += "\\072";
-    else host_ += c;
+    if (c == '/')
+      host_ += "\\057";
+    else if (c == ':')
+      host_ += "\\072";
+    else
+      host_ += c;
   }
 }
 

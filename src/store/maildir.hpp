@@ -36,7 +36,8 @@ class Maildir {
   class Pending {
    public:
     Pending(int fd, std::filesystem::path destination) : fd_(fd), destination_(std::move(destination)) {}
-    Pending(Pending&& other) noexcept : fd_(std::exchange(other.fd_, -1)), destination_(std::move(other.destination_)) {}
+    Pending(Pending&& other) noexcept
+        : fd_(std::exchange(other.fd_, -1)), destination_(std::move(other.destination_)) {}
     Pending& operator=(Pending&&) = delete;
     ~Pending();
     const std::filesystem::path& destination() const { return destination_; }

@@ -168,6 +168,13 @@ def test_help_command(conn, verb, needle):
     assert needle in r.text.upper(), f"HELP {verb} must give the syntax: {r!r}"
 
 
+@pytest.mark.parametrize("verb", SEED_COMMANDS + ["STARTTLS", "AUTH"])
+def test_help_for_every_command(conn, verb):
+    r = conn.cmd(f"HELP {verb.lower()}")
+    assert r.code == 214, r
+    assert verb in r.text.upper(), f"HELP {verb} must give that command's syntax: {r!r}"
+
+
 def test_help_unknown_topic(conn):
     r = conn.cmd("HELP FROBNICATE")
     assert r.code in (214, 501, 502, 504), r
@@ -427,3 +434,22 @@ def test_quoted_local_part_in_sender(poshta, conn):
     conn.send(dot_stuff(msg))
     assert conn.reply().code == 250
     check_one_stored(poshta, "postmaster@localhost", '"john doe"@b.test', msg)
+
+
+def test_rset_in_the_middle_of_bdat(poshta, conn):
+    conn.ehlo()
+    conn.expect("MAIL FROM:<a@b.test>", 250)
+    conn.expect("RCPT TO:<postmaster@localhost>", 250)
+    conn.send(b"BDAT 8\r\nX-Junk: ")
+    assert conn.reply().code == 250
+    conn.expect("RSET", 250)
+    conn.send(b"BDAT 3 LAST\r\nabc")
+    r = conn.reply()
+    assert r.code in (503, 554), f"BDAT after RSET, without MAIL: {r!r}"
+    conn.expect("MAIL FROM:<a@b.test>", 250)
+    conn.expect("RCPT TO:<postmaster@localhost>", 250)
+    msg = make_message()
+    conn.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+    assert conn.reply().code == 250
+    # the abandoned chunk is not part of the new message
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)

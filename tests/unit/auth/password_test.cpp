@@ -10,20 +10,20 @@ namespace poshta::auth {
 namespace {
 
 TEST(Password, HashIsCryptYescrypt) {
-  const auto h = hash_password("correct horse");
+  auto h = hash_password("correct horse");
   ASSERT_TRUE(h.ok()) << h.error().message();
   EXPECT_EQ(h->rfind("{CRYPT}$y$", 0), 0u) << *h;
   EXPECT_GT(h->size(), 20u);
 }
 
 TEST(Password, VerifiesTheRightPassword) {
-  const auto h = hash_password("correct horse");
+  auto h = hash_password("correct horse");
   ASSERT_TRUE(h.ok());
   EXPECT_TRUE(verify_password("correct horse", *h));
 }
 
 TEST(Password, RejectsAWrongPassword) {
-  const auto h = hash_password("correct horse");
+  auto h = hash_password("correct horse");
   ASSERT_TRUE(h.ok());
   EXPECT_FALSE(verify_password("correct horsf", *h));
   EXPECT_FALSE(verify_password("Correct horse", *h));
@@ -32,8 +32,8 @@ TEST(Password, RejectsAWrongPassword) {
 }
 
 TEST(Password, TwoHashesOfOnePasswordDifferBySalt) {
-  const auto a = hash_password("same password");
-  const auto b = hash_password("same password");
+  auto a = hash_password("same password");
+  auto b = hash_password("same password");
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
   EXPECT_NE(*a, *b);
@@ -42,16 +42,16 @@ TEST(Password, TwoHashesOfOnePasswordDifferBySalt) {
 }
 
 TEST(Password, EmptyPasswordHashesAndVerifies) {
-  const auto h = hash_password("");
+  auto h = hash_password("");
   ASSERT_TRUE(h.ok());
   EXPECT_TRUE(verify_password("", *h));
   EXPECT_FALSE(verify_password("x", *h));
 }
 
 TEST(Password, PasswordWithNulIsRefused) {
-  const auto h = hash_password(std::string("ab\0cd", 5));
+  auto h = hash_password(std::string("ab\0cd", 5));
   EXPECT_FALSE(h.ok());
-  const auto good = hash_password("ab");
+  auto good = hash_password("ab");
   ASSERT_TRUE(good.ok());
   EXPECT_FALSE(verify_password(std::string("ab\0cd", 5), *good));
 }
@@ -74,7 +74,7 @@ TEST(Password, GarbageStoredHashNeverVerifies) {
   EXPECT_FALSE(verify_password("x", "*"));
   EXPECT_FALSE(verify_password("x", "!"));
   EXPECT_FALSE(verify_password("", "{CRYPT}$y$"));
-  const auto h = hash_password("x");
+  auto h = hash_password("x");
   ASSERT_TRUE(h.ok());
   EXPECT_FALSE(verify_password("x", h->substr(0, h->size() - 1)));
 }
