@@ -1,12 +1,15 @@
 // `poshta serve`: the composition root. It builds every part from the
 // configuration, wires them together, runs the event loop, and handles the
 // signals of docs/SPEC.md (SIGTERM/SIGINT: stop; SIGHUP: reload).
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <asio/signal_set.hpp>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 
 #include "cli/commands.hpp"
 #include "cli/smtp_service.hpp"
@@ -42,6 +45,34 @@ void raise_fd_limit() {
   }
 }
 
+// One server per data_dir: the pid file stays locked (flock) while the
+// server runs, so a second `poshta serve` on the same data refuses to start
+// instead of sharing the spool. Returns the locked fd, or -1 after printing why.
+int lock_pid_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    user_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(fd);
+    user_error("poshta is already running on " + path.parent_path().string() + " (PID " + pid +
+               "); stop it first or use another data_dir");
+    return -1;
+  }
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    user_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 void log_problems(const std::vector<core::ConfigProblem>& problems, const std::string& source) {
   for (const auto& p : problems) {
     if (!p.fatal) spdlog::warn("config {}:{}: {}", source, p.line, p.message);
@@ -68,6 +99,18 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
   for (const auto& sub : {data, data / "mail", data / "queue"}) {
     if (auto ec = core::make_directories(sub)) return user_error("cannot create " + sub.string() + ": " + ec.message());
   }
+  const auto pid_file = data / "poshta.pid";
+  const int pid_fd = lock_pid_file(pid_file);
+  if (pid_fd < 0) return 1;
+  struct PidFileGuard {
+    const std::filesystem::path& path;
+    int fd;
+    ~PidFileGuard() {
+      ::unlink(path.c_str());
+      ::close(fd);
+    }
+  } pid_guard{pid_file, pid_fd};
+
   try {
     core::GroupSync sync({data / "queue", data / "mail"});
     queue::Spool spool(data / "queue", sync);
@@ -102,9 +145,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     }
     spdlog::info("queue event=recovered messages={}", recovered.envelopes.size());
     runner.start(std::move(recovered.envelopes));
-
-    const auto pid_file = data / "poshta.pid";
-    { std::ofstream(pid_file) << ::getpid() << "\n"; }
 
     asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
@@ -141,7 +181,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                  fmt::join(config->domains, ","));
     server.run();
     runner.stop();
-    ::unlink(pid_file.c_str());
     spdlog::info("serve event=stopped");
   } catch (const std::exception& e) {
     spdlog::error("serve event=failed error=\"{}\"", e.what());

@@ -105,6 +105,7 @@ class StoreTask final : public net::BlockingTask {
     info.when = std::time(nullptr);
     auto content = std::make_shared<std::string>(smtp::received_field(info));
     content->append(txn.content);
+    env_.size = content->size();
     content_ = std::move(content);
   }
 

@@ -165,9 +165,21 @@ void Directory::expand_locked(const std::string& address, int depth, std::vector
   }
   if (alias == Lookup::found) {
     if (depth == 0) out.list = targets.size() > 1;
-    for (const auto& t : targets) expand_locked(core::canonical_address(t), depth + 1, seen, out);
+    for (const auto& t : targets) {
+      const std::string target = core::canonical_address(t);
+      // An alias naming itself keeps a copy in its own mailbox (virtual(5)).
+      if (target == address)
+        add_mailbox_locked(address, out);
+      else
+        expand_locked(target, depth + 1, seen, out);
+    }
     return;
   }
+  add_mailbox_locked(address, out);
+}
+
+void Directory::add_mailbox_locked(const std::string& address, Expansion& out) {
+  const auto parts = core::split_address(address);
   const Lookup user = parts.local == "postmaster" ? Lookup::found : user_locked(address);
   if (user == Lookup::temporary_failure) {
     out.status = Lookup::temporary_failure;

@@ -6,8 +6,8 @@
 // The central question it answers is expand(address): is the address local,
 // and to which mailboxes or remote addresses does it go? Aliases expand
 // recursively; an address met twice in one expansion is skipped, so loops
-// end. Every local domain has a `postmaster` mailbox of its own unless an
-// alias sends it elsewhere (RFC 5321 §4.5.1).
+// end, except that an alias listing itself keeps a copy in its own mailbox. Every local domain has a `postmaster`
+// mailbox of its own unless an alias sends it elsewhere (RFC 5321 §4.5.1).
 #pragma once
 
 #include <filesystem>
@@ -83,6 +83,7 @@ class Directory {
   Lookup user_locked(std::string_view address);
   Lookup alias_targets_locked(std::string_view alias, std::vector<std::string>& out);
   void expand_locked(const std::string& address, int depth, std::vector<std::string>& seen, Expansion& out);
+  void add_mailbox_locked(const std::string& address, Expansion& out);
   bool exec(const char* sql);
   std::vector<std::string> column_list(const char* sql);
 

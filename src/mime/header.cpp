@@ -28,8 +28,16 @@ std::optional<HeaderField> HeaderReader::next() {
   if (rest_.empty()) return std::nullopt;
   const std::size_t first = line_length(rest_);
   const std::string_view line = rest_.substr(0, first);
+  if (line == "\r\n" || line == "\n") {  // the blank line: the body follows it
+    consumed_ += first;
+    rest_ = {};
+    return std::nullopt;
+  }
   const auto colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;  // empty line or not a field
+  if (colon == std::string_view::npos || colon == 0) {  // not a field: the body starts here
+    rest_ = {};
+    return std::nullopt;
+  }
   for (std::size_t i = 0; i < colon; ++i) {
     if (!is_ftext(line[i])) return std::nullopt;
   }

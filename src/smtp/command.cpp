@@ -147,6 +147,7 @@ bool split_path(std::string_view s, std::string_view& mailbox, std::string_view&
     const auto colon = path.find(':');
     if (colon == std::string_view::npos) return false;
     path.remove_prefix(colon + 1);
+    if (path.empty()) return false;  // a route must lead to a mailbox
   }
   mailbox = path;
   params = s.substr(end + 1);

@@ -30,6 +30,9 @@ class DataFramer {
   // otherwise it consumes everything.
   std::size_t feed(std::string_view in, std::string& body);
 
+  // Counted mode: the last chunk has arrived (a final CR without LF is bare).
+  void end_of_content();
+
   bool done() const { return done_; }
   bool bare_line_end() const { return bare_line_end_; }  // bare CR or LF seen
   bool line_too_long() const { return line_too_long_; }  // a line over 1000 octets

@@ -67,10 +67,19 @@ void ServerSession::timeout() {
 
 void ServerSession::shutdown() {
   shutting_down_ = true;
-  if (!busy()) close_with({421, "4.3.2", config_.hostname + " Service shutting down, closing connection"});
+  process();
 }
 
 void ServerSession::process() {
+  consume_input();
+  // A stopping server says goodbye once the transaction in flight has ended,
+  // however it ended (queued, refused, RSET).
+  if (shutting_down_ && !busy() && !closing_ && phase_ == Phase::command) {
+    close_with({421, "4.3.2", config_.hostname + " Service shutting down, closing connection"});
+  }
+}
+
+void ServerSession::consume_input() {
   while (!closing_ && !pending_ && !input_.empty()) {
     if (phase_ == Phase::data) {
       const std::size_t used = framer_->feed(input_, txn_->content);
@@ -274,7 +283,10 @@ void ServerSession::consume_chunk() {
   if (chunk_left_ > 0) return;
   phase_ = Phase::command;
   if (chunk_discard_) return;
-  if (chunk_last_) return finish_message();
+  if (chunk_last_) {
+    framer_->end_of_content();
+    return finish_message();
+  }
   append_reply(output_, {250, "2.0.0", std::to_string(framer_->size()) + " octets received"});
 }
 
@@ -303,7 +315,6 @@ void ServerSession::resolve_message(Reply r) {
   pending_.reset();
   reset_transaction();
   reply(std::move(r));
-  if (shutting_down_) return shutdown();
   process();
 }
 

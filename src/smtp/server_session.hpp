@@ -107,6 +107,7 @@ class ServerSession {
   enum class Phase { command, data, chunk };
 
   void process();
+  void consume_input();
   void handle_line(std::string_view line);
   void handle_command(const CommandLine& cmd);
   void reply(Reply r);

@@ -15,19 +15,23 @@ namespace poshta::store {
 
 namespace {
 
-// CRLF to LF; other octets (there are no bare CR or LF in accepted mail) as they are.
-void append_lf(std::string& out, std::string_view in) {
-  std::size_t i = 0;
-  while (i < in.size()) {
-    const auto cr = in.find("\r\n", i);
-    if (cr == std::string_view::npos) {
-      out.append(in.substr(i));
-      break;
+// CRLF to LF across the concatenation of `parts`; other octets (accepted
+// mail has no bare CR or LF) stay as they are.
+std::string to_lf(std::span<const std::string_view> parts) {
+  std::size_t total = 0;
+  for (auto p : parts) total += p.size();
+  std::string out;
+  out.reserve(total);
+  bool cr = false;  // the previous octet was a CR, not yet written
+  for (auto p : parts) {
+    for (char c : p) {
+      if (cr && c != '\n') out += '\r';
+      cr = c == '\r';
+      if (!cr) out += c;
     }
-    out.append(in.substr(i, cr - i));
-    out += '\n';
-    i = cr + 2;
   }
+  if (cr) out += '\r';
+  return out;
 }
 
 }  // namespace
@@ -62,11 +66,7 @@ core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::spa
       parts_of.domain.front() == '.') {
     return core::errno_code(EINVAL);  // never a path outside the mail root
   }
-  std::string text;
-  std::size_t total = 0;
-  for (auto p : parts) total += p.size();
-  text.reserve(total);
-  for (auto p : parts) append_lf(text, p);
+  const std::string text = to_lf(parts);
   std::size_t lines = 0;
   for (char c : text) lines += c == '\n';
 

@@ -6,7 +6,6 @@ The binary is build/poshta (override with POSHTA_BIN)."""
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from poshta_helpers import HOST, deadline_poll  # noqa: E402
+from poshta_helpers import HOST, deadline_poll, free_port, port_open  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 POSHTA_BIN = os.environ.get("POSHTA_BIN", str(ROOT / "build" / "poshta"))
@@ -24,23 +23,6 @@ POSHTA_BIN = os.environ.get("POSHTA_BIN", str(ROOT / "build" / "poshta"))
 START_TIMEOUT = 10
 STOP_TIMEOUT = 45          # the server may wait up to 30 s for transactions in flight
 LOG_TAIL = 300             # lines of server log attached to a failure report
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def port_open(port):
-    try:
-        socket.create_connection((HOST, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 class Poshta:
@@ -57,6 +39,7 @@ class Poshta:
         self.cfg = self.dir / "poshta.toml"
         self.log = self.dir / "poshta.log"
         self.proc = None
+        extra_limits = "".join(f"{k} = {v}\n" for k, v in (limits or {}).items())
         self.cfg.write_text(
             f'hostname = "mx.test"\n'
             f'data_dir = "{self.data_dir}"\n'
@@ -73,11 +56,11 @@ class Poshta:
             f'[limits]\n'
             f'message_size = 1048576\n'
             f'recipients = 20\n'
-            + "".join(f"{k} = {v}\n" for k, v in (limits or {}).items()) +
+            f'{extra_limits}'
             f'\n'
             f'[delivery]\n'
             f'resolver = "127.0.0.1:9"   # no DNS query may leave the machine\n'
-            + (("\n" + extra_toml + "\n") if extra_toml else "")
+            + (f"\n{extra_toml}\n" if extra_toml else "")
         )
 
     # process control ------------------------------------------------------

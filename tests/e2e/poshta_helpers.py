@@ -26,6 +26,24 @@ def deadline_poll(predicate, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def port_open(port):
+    try:
+        socket.create_connection((HOST, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 # --------------------------------------------------------------------------
 # raw SMTP client
 

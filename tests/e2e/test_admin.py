@@ -304,3 +304,15 @@ def test_alias_to_remote_address_is_accepted(poshta):
     poshta.cli_ok("alias", "add", "fwd@localhost", "someone@remote.example")
     r = rcpt_code(poshta, "fwd@localhost")
     assert r.code == 250, r
+
+
+def test_default_configuration_is_poshta_toml_in_the_working_directory(poshta_factory, tmp_path):
+    server = poshta_factory(start=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = subprocess.run([server.bin, "check"], capture_output=True, text=True, timeout=30, cwd=empty)
+    assert r.returncode == 0, f"the embedded defaults must be valid: {r}"
+    (empty / "poshta.toml").write_text('hostname = "x"\nhostnmae = "y"\n')
+    r = subprocess.run([server.bin, "check"], capture_output=True, text=True, timeout=30, cwd=empty)
+    assert r.returncode == 1, f"./poshta.toml must be read when present: {r}"
+    assert "hostnmae" in r.stdout + r.stderr

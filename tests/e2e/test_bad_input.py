@@ -493,7 +493,9 @@ def test_connections_per_ip_limit(poshta_factory):
             assert extra.read_until_closed(timeout=5) == b""
         finally:
             extra.close()
-        conns.pop().cmd("QUIT")
+        leaving = conns.pop()
+        leaving.cmd("QUIT")
+        leaving.close()
 
         def fourth_ok():
             with RawSMTP(server.smtp_port) as c:
@@ -541,3 +543,29 @@ def test_connection_limit_counts_all_listeners(poshta_factory):
     finally:
         for c in conns:
             c.close()
+
+
+def test_received_lines_in_the_body_do_not_count(poshta):
+    """A bounce that quotes the headers of a looping message has many
+    Received lines in its body; only header fields count as hops."""
+    quoted = [f"Received: from h{i}.test by h{i + 1}.test; Thu, 26 Nov 2026 06:30:00 +0000"
+              for i in range(60)]
+    msg = make_message(body=["The original message's headers:", ""] + quoted + ["", "end"])
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 250, f"Received lines in the body are not hops: {r!r}"
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+
+
+def test_received_field_names_are_case_insensitive(poshta):
+    hops = "".join(f"{'rEcEiVeD' if i % 2 else 'received'}: from h{i}.test by h{i + 1}.test; "
+                   f"Thu, 26 Nov 2026 06:30:00 +0000\r\n" for i in range(51)).encode()
+    msg = hops + make_message()
+    with open_transaction(poshta) as c:
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        r = c.reply()
+        assert r.code == 554 and r.enhanced == "5.4.6", r
+    assert deliver_marker(poshta) == []

@@ -3,10 +3,11 @@ accepted, SIGHUP reloads, a 250 survives kill -9."""
 
 import signal
 import socket
+import subprocess
 
 from poshta_helpers import (
-    HOST, RawSMTP, check_one_stored, check_stored, deadline_poll, dot_stuff,
-    make_message, smtp_send)
+    HOST, RawSMTP, check_one_stored, check_stored, deadline_poll, dot_stuff, free_port,
+    make_message, port_open, smtp_send)
 
 
 def stopped_accepting(port):
@@ -171,7 +172,6 @@ def test_sighup_with_a_broken_configuration_keeps_serving(poshta):
 
 
 def test_second_server_on_the_same_ports_exits_1(poshta):
-    import subprocess
     r = subprocess.run([poshta.bin, "serve", "-c", str(poshta.cfg)], capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 1, f"exit {r.returncode}: {r.stderr}"
@@ -184,7 +184,6 @@ def test_second_server_on_the_same_ports_exits_1(poshta):
 
 
 def test_imap_and_pop3_listeners_are_accepted(poshta_factory):
-    from conftest import free_port
     server = poshta_factory(extra_toml=(
         f'[[listen]]\nprotocol = "imap"\naddress = "127.0.0.1:{free_port()}"\n'
         f'[[listen]]\nprotocol = "pop3"\naddress = "127.0.0.1:{free_port()}"\n'))
@@ -192,3 +191,68 @@ def test_imap_and_pop3_listeners_are_accepted(poshta_factory):
     assert smtp_send(server.smtp_port, "a@b.test", ["postmaster@localhost"], msg) == {}
     check_one_stored(server, "postmaster@localhost", "a@b.test", msg)
     assert "imap" in server.log_text().lower()
+
+
+def spool_files(server):
+    out = []
+    for sub in ("msg", "env"):
+        d = server.data_dir / "queue" / sub
+        if d.exists():
+            out += [p for p in d.iterdir() if p.is_file()]
+    return out
+
+
+def test_spool_keeps_only_what_waits(poshta):
+    """Delivered mail leaves the queue; mail for a remote alias target
+    waits there (remote delivery is not built yet) and survives a
+    restart."""
+    for _ in range(5):
+        assert smtp_send(poshta.smtp_port, "a@b.test", ["postmaster@localhost"], make_message()) == {}
+    poshta.wait_files("postmaster@localhost", 5)
+    deadline_poll(lambda: not spool_files(poshta), 10, "the spool to be empty after local delivery")
+
+    poshta.cli_ok("alias", "add", "fwd@localhost", "someone@remote.example")
+    msg = make_message(to="fwd@localhost")
+    with RawSMTP(poshta.smtp_port) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<a@b.test>", 250)
+        c.expect("RCPT TO:<fwd@localhost>", 250)
+        c.expect("DATA", 354)
+        c.send(dot_stuff(msg))
+        rep = c.reply()
+        assert rep.code == 250, rep
+        # accepted means durable: the message is in the spool when the 250 comes
+        waiting = spool_files(poshta)
+        assert waiting, "a message accepted for a remote target is not in the spool"
+        c.expect("QUIT", 221)
+    poshta.restart()
+    after = spool_files(poshta)
+    assert {p.parent.name for p in after} == {"msg", "env"}, \
+        f"the waiting message vanished across a restart: {after}"
+
+
+def test_second_server_on_the_same_data_dir_refuses_to_start(poshta):
+    """Two servers on one spool would deliver the same mail twice; like
+    Postfix and Dovecot ('already running with PID ...'), the second one
+    exits 1 and the first keeps its pid file."""
+    port2 = free_port()
+    cfg2 = poshta.dir / "second.toml"
+    cfg2.write_text(poshta.cfg.read_text()
+                    .replace(f":{poshta.smtp_port}\"", f":{port2}\"")
+                    .replace(f":{poshta.submission_port}\"", f":{free_port()}\""))
+    p = subprocess.Popen([poshta.bin, "serve", "-c", str(cfg2)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline_poll(lambda: p.poll() is not None or port_open(port2), 10,
+                      "the second server to exit or to listen")
+        serving = p.poll() is None
+    finally:
+        if p.poll() is None:
+            p.kill()
+        _out, err = p.communicate()
+    assert not serving, ("a second server started on a data_dir in use by a running one: "
+                         + err[-1500:])
+    assert p.returncode == 1, f"exit {p.returncode}: {err}"
+    assert err.strip(), "it must say why"
+    assert poshta.running
+    assert (poshta.data_dir / "poshta.pid").read_text().strip() == str(poshta.proc.pid)

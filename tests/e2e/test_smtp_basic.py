@@ -4,15 +4,15 @@ clients of SPEC.md promise 6 (smtplib, swaks, curl)."""
 import email.message
 import email.generator
 import io
-import os
 import re
 import smtplib
 import subprocess
+import threading
 
 import pytest
 
 from poshta_helpers import (
-    HOST, RawSMTP, check_one_stored, check_stored, deadline_poll, dot_stuff,
+    HOST, RawSMTP, check_one_stored, check_stored, deadline_poll, deliver_marker, dot_stuff,
     make_message, smtp_send, to_lf, unique)
 
 
@@ -357,7 +357,6 @@ def test_sender_case_is_kept_in_return_path(poshta):
 
 
 def test_forty_concurrent_clients(poshta):
-    import threading
     poshta.add_user("busy@example.test")
     errors, sent = [], []
     lock = threading.Lock()
@@ -393,3 +392,27 @@ def test_forty_concurrent_clients(poshta):
             assert len(by_tail.get(key, [])) == 1, "a message is missing or stored twice"
             f = by_tail[key][0]
             check_stored(f.read_bytes(), "a@b.test", rcpt, m, name=f.name)
+
+
+def test_alias_and_direct_recipient_get_one_copy(poshta):
+    poshta.add_user("you@localhost")
+    poshta.cli_ok("alias", "add", "team@localhost", "you@localhost", "postmaster@localhost")
+    msg = make_message(to="team@localhost")
+    assert smtp_send(poshta.smtp_port, "a@b.test", ["team@localhost", "you@localhost"], msg) == {}
+    check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
+    check_one_stored(poshta, "you@localhost", "a@b.test", msg)
+    others = deliver_marker(poshta, "you@localhost")
+    assert len(others) == 1, f"you@localhost got {len(others)} copies of one message"
+
+
+def test_alias_to_itself_keeps_a_copy(poshta):
+    """The Postfix virtual(5) idiom 'you@d -> you@d, other@d' (keep a copy
+    and forward): the self-reference ends the recursion and delivers to
+    you's own mailbox; README: loops are cut, not mail dropped."""
+    poshta.add_user("you@localhost")
+    poshta.add_user("other@localhost")
+    poshta.cli_ok("alias", "add", "you@localhost", "you@localhost", "other@localhost")
+    msg = make_message(to="you@localhost")
+    assert smtp_send(poshta.smtp_port, "a@b.test", ["you@localhost"], msg) == {}
+    check_one_stored(poshta, "other@localhost", "a@b.test", msg)
+    check_one_stored(poshta, "you@localhost", "a@b.test", msg)

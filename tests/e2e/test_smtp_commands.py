@@ -7,7 +7,8 @@ import re
 import pytest
 
 from poshta_helpers import (
-    RawSMTP, check_one_stored, dot_stuff, make_message, parse_replies, to_lf)
+    RawSMTP, check_one_stored, deadline_poll, deliver_marker, dot_stuff, make_message,
+    parse_replies, to_lf)
 
 SEED_COMMANDS = ["HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "SEND", "SOML",
                  "SAML", "VRFY", "EXPN", "HELP", "NOOP", "QUIT"]
@@ -390,7 +391,6 @@ def test_postmaster_without_domain(poshta, conn):
 
     def landed():
         return poshta.new_files("postmaster@localhost") + poshta.new_files("postmaster@example.test")
-    from poshta_helpers import deadline_poll
     files = deadline_poll(landed, 10, "the message to <Postmaster> in a postmaster mailbox")
     assert len(files) == 1
     assert files[0].read_bytes().endswith(to_lf(msg))
@@ -419,7 +419,6 @@ def test_duplicate_recipients_get_one_copy(poshta, conn):
     msg = make_message()
     conn.send(dot_stuff(msg))
     assert conn.reply().code == 250
-    from poshta_helpers import deliver_marker
     check_one_stored(poshta, "postmaster@localhost", "a@b.test", msg)
     others = deliver_marker(poshta)
     assert len(others) == 1, f"one message to one mailbox named three ways: {len(others)} copies"

@@ -58,8 +58,7 @@ TEST(Config, DefaultsMatchTheReadme) {
   EXPECT_EQ(c.limits.command_timeout, minutes(5));
   EXPECT_EQ(c.limits.data_timeout, minutes(3));
   EXPECT_EQ(c.delivery.remote_port, 25);
-  EXPECT_EQ(c.delivery.retry,
-            (std::vector<seconds>{minutes(1), minutes(5), minutes(15), hours(1), hours(4)}));
+  EXPECT_EQ(c.delivery.retry, (std::vector<seconds>{minutes(1), minutes(5), minutes(15), hours(1), hours(4)}));
   EXPECT_EQ(c.delivery.bounce_after, hours(5 * 24));
   EXPECT_TRUE(c.delivery.smarthost.empty());
   EXPECT_TRUE(c.delivery.resolver.empty());
@@ -139,8 +138,7 @@ TEST(Config, UnknownTableIsFatalWithItsLine) {
 }
 
 TEST(Config, MisspeltLimitsKeyNamesItsLine) {
-  const LoadedConfig c =
-      load_config_text("[limits]\nmessage_size = 2048\nrecipeints = 5\nerrors = 3\n", "t.toml");
+  const LoadedConfig c = load_config_text("[limits]\nmessage_size = 2048\nrecipeints = 5\nerrors = 3\n", "t.toml");
   EXPECT_FALSE(c.ok());
   const ConfigProblem p = only_fatal(c);
   EXPECT_EQ(p.line, 3);
@@ -156,8 +154,7 @@ TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
 }
 
 TEST(Config, BadProtocolIsFatalWithItsLine) {
-  const LoadedConfig c =
-      load_config_text("[[listen]]\nprotocol = \"smtpx\"\naddress = \"127.0.0.1:25\"\n", "t.toml");
+  const LoadedConfig c = load_config_text("[[listen]]\nprotocol = \"smtpx\"\naddress = \"127.0.0.1:25\"\n", "t.toml");
   EXPECT_FALSE(c.ok());
   bool found = false;
   for (const auto& p : c.problems) {

@@ -17,7 +17,9 @@ struct Field {
   bool operator==(const Field&) const = default;
 };
 
-std::ostream& operator<<(std::ostream& os, const Field& f) { return os << "{" << f.name << ":" << f.value << "}"; }
+std::ostream& operator<<(std::ostream& os, const Field& f) {
+  return os << "{" << f.name << ":" << f.value << "}";
+}
 
 std::vector<Field> fields_of(std::string_view message, std::size_t* consumed = nullptr) {
   HeaderReader reader(message);

@@ -151,7 +151,7 @@ TEST(Envelope, EveryTruncationFailsToParse) {
   ASSERT_TRUE(parse_envelope(text).has_value());
   for (std::size_t n = 0; n < text.size(); ++n) {
     EXPECT_FALSE(parse_envelope(text.substr(0, n)).has_value()) << "prefix of " << n << " octets parsed:\n"
-                                                                 << text.substr(0, n);
+                                                                << text.substr(0, n);
   }
 }
 

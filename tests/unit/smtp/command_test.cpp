@@ -209,8 +209,7 @@ TEST(ParseMailArgs, ParsesEnvidAsXtextKeptEncoded) {
 }
 
 TEST(ParseMailArgs, ParsesAllParametersTogether) {
-  const MailArgs m =
-      mail_ok("FROM:<a@b.example> SIZE=1234 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id1");
+  const MailArgs m = mail_ok("FROM:<a@b.example> SIZE=1234 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id1");
   EXPECT_EQ(m.address, "a@b.example");
   EXPECT_EQ(m.size, 1234u);
   EXPECT_EQ(m.body, BodyType::eight_bit_mime);
@@ -253,10 +252,9 @@ TEST(ParseMailArgs, InvalidUtf8WithSmtputf8IsRejected) {
 }
 
 TEST(ParseMailArgs, BadAddressSyntaxIs501With517) {
-  for (std::string_view a : {"FROM:<alice>", "FROM:<alice@>", "FROM:<@example.org>", "FROM:<a..b@example.org>",
-                             "FROM:<.a@example.org>", "FROM:<a.@example.org>", "FROM:<a b@example.org>",
-                             "FROM:<a@exa mple.org>", "FROM:<a@-example.org>", "FROM:<a@example..org>",
-                             "FROM:<a@example.org.>"}) {
+  for (std::string_view a : {"FROM:<alice>", "FROM:<alice@>", "FROM:<a..b@example.org>", "FROM:<.a@example.org>",
+                             "FROM:<a.@example.org>", "FROM:<a b@example.org>", "FROM:<a@exa mple.org>",
+                             "FROM:<a@-example.org>", "FROM:<a@example..org>", "FROM:<a@example.org.>"}) {
     const Reply r = mail_error(a);
     EXPECT_EQ(r.code, 501) << a;
     EXPECT_EQ(r.enhanced, "5.1.7") << a;
@@ -269,8 +267,9 @@ TEST(ParseMailArgs, OverlongLocalPartIsRejected) {
 }
 
 TEST(ParseMailArgs, BadPathSyntaxIs501) {
-  for (std::string_view a : {"", "FROM", "FROM:", "FROM:alice@example.org", "FROM:<alice@example.org",
-                             "TO:<alice@example.org>", "FROM:<alice@example.org>SIZE=1", "FROM <alice@example.org>"}) {
+  for (std::string_view a :
+       {"", "FROM", "FROM:", "FROM:alice@example.org", "FROM:<alice@example.org", "FROM:<@example.org>",
+        "TO:<alice@example.org>", "FROM:<alice@example.org>SIZE=1", "FROM <alice@example.org>"}) {
     const Reply r = mail_error(a);
     EXPECT_EQ(r.code, 501) << a;
   }
@@ -340,8 +339,9 @@ TEST(ParseRcptArgs, NotifyNeverIsExclusive) {
 }
 
 TEST(ParseRcptArgs, RejectsMalformedNotify) {
-  for (std::string_view a : {"TO:<b@example.org> NOTIFY=", "TO:<b@example.org> NOTIFY", "TO:<b@example.org> NOTIFY=ALWAYS",
-                             "TO:<b@example.org> NOTIFY=SUCCESS,", "TO:<b@example.org> NOTIFY=SUCCESS NOTIFY=DELAY"}) {
+  for (std::string_view a :
+       {"TO:<b@example.org> NOTIFY=", "TO:<b@example.org> NOTIFY", "TO:<b@example.org> NOTIFY=ALWAYS",
+        "TO:<b@example.org> NOTIFY=SUCCESS,", "TO:<b@example.org> NOTIFY=SUCCESS NOTIFY=DELAY"}) {
     const Reply r = rcpt_error(a);
     EXPECT_EQ(r.code, 501) << a;
   }
@@ -373,8 +373,7 @@ TEST(ParseRcptArgs, UnknownParameterIs555) {
 }
 
 TEST(ParseRcptArgs, BadAddressIs501With513) {
-  for (std::string_view a : {"TO:<>", "TO:<b@>", "TO:<@example.org>", "TO:<b..c@example.org>", "TO:<b@exa_mple.org>",
-                             "TO:<b@[1.2.3]>"}) {
+  for (std::string_view a : {"TO:<>", "TO:<b@>", "TO:<b..c@example.org>", "TO:<b@exa_mple.org>", "TO:<b@[1.2.3]>"}) {
     const Reply r = rcpt_error(a);
     EXPECT_EQ(r.code, 501) << a;
     EXPECT_EQ(r.enhanced, "5.1.3") << a;
@@ -382,7 +381,8 @@ TEST(ParseRcptArgs, BadAddressIs501With513) {
 }
 
 TEST(ParseRcptArgs, BadPathSyntaxIs501) {
-  for (std::string_view a : {"", "TO", "TO:b@example.org", "TO:<b@example.org", "FROM:<b@example.org>"}) {
+  for (std::string_view a :
+       {"", "TO", "TO:b@example.org", "TO:<b@example.org", "FROM:<b@example.org>", "TO:<@example.org>"}) {
     EXPECT_EQ(rcpt_error(a).code, 501) << a;
   }
 }
@@ -422,8 +422,8 @@ TEST(ParseBdatArgs, ParsesLastCaseInsensitively) {
 }
 
 TEST(ParseBdatArgs, RejectsMalformedArguments) {
-  for (std::string_view a : {"", "LAST", "abc", "-1", "12x", "12 FIRST", "12 LAST extra", "12  LAST", " 12",
-                             "99999999999999999999999"}) {
+  for (std::string_view a :
+       {"", "LAST", "abc", "-1", "12x", "12 FIRST", "12 LAST extra", "12  LAST", " 12", "99999999999999999999999"}) {
     std::uint64_t size = 0;
     bool last = false;
     const auto r = parse_bdat_args(a, size, last);
@@ -483,8 +483,8 @@ TEST(IsValidMailbox, FollowsRfc5321Syntax) {
   EXPECT_FALSE(is_valid_mailbox("x@@example.org", false));
   // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its brackets.
   const std::string label(60, 'b');
-  EXPECT_FALSE(is_valid_mailbox(std::string(64, 'a') + "@" + label + "." + label + "." + label + "." + std::string(10, 'c'),
-                                false));
+  EXPECT_FALSE(is_valid_mailbox(
+      std::string(64, 'a') + "@" + label + "." + label + "." + label + "." + std::string(10, 'c'), false));
   EXPECT_TRUE(is_valid_mailbox(std::string(64, 'a') + "@" + label + "." + label + "." + std::string(60, 'c'), false));
   EXPECT_FALSE(is_valid_mailbox("j\xc3\xb6@example.org", false));
   EXPECT_TRUE(is_valid_mailbox("j\xc3\xb6@example.org", true));

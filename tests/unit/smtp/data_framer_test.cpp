@@ -33,9 +33,12 @@ std::string describe(const Outcome& o) {
                   " bare=" + std::to_string(o.bare) + " too_long=" + std::to_string(o.too_long) +
                   " too_big=" + std::to_string(o.too_big) + " size=" + std::to_string(o.size) + " body=[";
   for (char c : o.body) {
-    if (c == '\r') s += "\\r";
-    else if (c == '\n') s += "\\n";
-    else s += c;
+    if (c == '\r')
+      s += "\\r";
+    else if (c == '\n')
+      s += "\\n";
+    else
+      s += c;
   }
   return s + "]";
 }
@@ -234,10 +237,11 @@ TEST(DataFramer, LineOver1000OctetsIsFlagged) {
   EXPECT_EQ(o.body, std::string(999, 'x') + "\r\n");
 }
 
-TEST(DataFramer, StuffedLineCountsItsDotOnTheWire) {
-  // "." + 997 + CRLF = 1000 octets on the wire: fine; one more is too long.
-  EXPECT_FALSE(grind("." + std::string(997, '.') + "\r\n.\r\n", Mode::dot_terminated).too_long);
-  EXPECT_TRUE(grind("." + std::string(998, '.') + "\r\n.\r\n", Mode::dot_terminated).too_long);
+TEST(DataFramer, StuffedDotDoesNotCountTowardTheLineLimit) {
+  // RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, "not counting the leading dot
+  // duplicated for transparency": "." + 998 + CRLF is fine, one more is not.
+  EXPECT_FALSE(grind("." + std::string(998, '.') + "\r\n.\r\n", Mode::dot_terminated).too_long);
+  EXPECT_TRUE(grind("." + std::string(999, '.') + "\r\n.\r\n", Mode::dot_terminated).too_long);
 }
 
 TEST(DataFramer, LongLineIsFlaggedEvenBeforeItsEnd) {

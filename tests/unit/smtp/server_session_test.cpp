@@ -308,7 +308,8 @@ TEST(ServerSession, SmugglingPayloadsNeverEndDataWhateverTheSplit) {
     for (std::size_t cut = 0; cut <= in.size(); cut += 3) {
       Client c;
       c.open_transaction();
-      const std::string out = c.send(in.substr(0, cut)) + c.send(in.substr(cut));
+      std::string out = c.send(in.substr(0, cut));
+      out += c.send(in.substr(cut));
       const auto lines = lines_of(out);
       ASSERT_EQ(lines.size(), 2u) << "payload split at " << cut << ":\n" << out;
       EXPECT_EQ(lines[1].substr(0, 10), "554 5.6.0 ");
@@ -353,7 +354,8 @@ TEST(ServerSession, SizeParameterOverTheLimitIs552) {
   config.max_message_size = 1000;
   Client c(config);
   c.send("EHLO client.test\r\n");
-  EXPECT_EQ(c.send("MAIL FROM:<a@b.example> SIZE=1001\r\n"), "552 5.3.4 Message size exceeds the limit of 1000 octets\r\n");
+  EXPECT_EQ(c.send("MAIL FROM:<a@b.example> SIZE=1001\r\n"),
+            "552 5.3.4 Message size exceeds the limit of 1000 octets\r\n");
   EXPECT_FALSE(c.s.busy());
   EXPECT_EQ(c.send("MAIL FROM:<a@b.example> SIZE=1000\r\n"), "250 2.1.0 Sender <a@b.example> OK\r\n");
 }
@@ -676,6 +678,15 @@ TEST(ServerSession, BdatChunkMaySplitACrLf) {
   c.send("BDAT 5 LAST\r\n\ncd\r\n");
   ASSERT_TRUE(c.s.paused());
   EXPECT_EQ(c.s.transaction().content, "ab\r\ncd\r\n");
+}
+
+TEST(ServerSession, BdatReplyCountsEveryOctetReceivedSoFar) {
+  // RFC 3030 §4.2 example: "250 2.0.0 100000 octets received", then
+  // "100324 octets received" after the next chunk.
+  Client c;
+  c.open_transaction();
+  EXPECT_EQ(c.send("BDAT 3\r\nab\r"), "250 2.0.0 3 octets received\r\n");
+  EXPECT_EQ(c.send("BDAT 4\r\n\ncd\r"), "250 2.0.0 7 octets received\r\n");
 }
 
 TEST(ServerSession, BdatChunkOctetsArriveInPieces) {
