@@ -112,13 +112,14 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
   } pid_guard{pid_file, pid_fd};
 
   try {
-    core::GroupSync sync({data / "queue", data / "mail"});
-    queue::Spool spool(data / "queue", sync);
+    core::GroupSync fs_flush(core::syncfs_flush({data / "queue", data / "mail"}));
+    queue::Journal journal(data / "queue" / "journal");
+    queue::Spool spool(data / "queue", fs_flush);
     store::Maildir maildir(data / "mail", config->hostname);
     directory::Directory directory(data / "directory.sqlite", config->domains);
-    delivery::Runner runner(spool, maildir, sync, retry_policy(*config));
+    delivery::Runner runner(journal, spool, maildir, fs_flush, retry_policy(*config));
     net::Server server(net_limits(*config), kBlockingThreads);
-    SmtpContext smtp_ctx{server, directory, spool, maildir, sync, runner, config};
+    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config};
 
     for (const auto& l : config->listeners) {
       const std::string name = core::protocol_name(l.protocol);
@@ -139,12 +140,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
       }
     }
 
-    auto recovered = spool.recover();
-    for (const auto& id : recovered.discarded) {
-      spdlog::warn("queue queue_id={} event=discarded reason=\"incomplete entry from an interrupted write\"", id);
-    }
-    spdlog::info("queue event=recovered messages={}", recovered.envelopes.size());
-    runner.start(std::move(recovered.envelopes));
+    runner.start();
 
     asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {

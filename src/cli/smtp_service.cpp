@@ -7,7 +7,6 @@
 
 #include "core/address.hpp"
 #include "core/ids.hpp"
-#include "delivery/local.hpp"
 #include "smtp/received.hpp"
 
 namespace poshta::cli {
@@ -87,12 +86,14 @@ std::string protocol_of(const smtp::ServerSession& session, const smtp::Transact
   return session.esmtp() ? "ESMTP" : "SMTP";
 }
 
-// Queuing one message: built on the event loop, stored (write + group
-// flush) on the thread pool, and turned into the reply back on the loop.
+// Queuing one message: built on the event loop, made durable on the thread
+// pool (appended to the journal, or written to the spool if it is too big
+// for a journal record), handed to the queue runner, and turned into the
+// reply back on the loop.
 class StoreTask final : public net::BlockingTask {
  public:
-  StoreTask(SmtpContext& ctx, const smtp::ServerSession& session)
-      : spool_(ctx.spool), maildir_(ctx.maildir), sync_(ctx.sync), retry_(ctx.runner.retry_policy()) {
+  StoreTask(SmtpContext& ctx, const smtp::ServerSession& session, std::string session_id)
+      : ctx_(ctx), session_id_(std::move(session_id)) {
     const auto& txn = session.transaction();
     env_ = make_envelope(txn, ctx.spool.new_id());
     smtp::ReceivedInfo info;
@@ -105,47 +106,46 @@ class StoreTask final : public net::BlockingTask {
     info.when = std::time(nullptr);
     auto content = std::make_shared<std::string>(smtp::received_field(info));
     content->append(txn.content);
-    env_.size = content->size();
     content_ = std::move(content);
   }
 
-  // docs/DESIGN.md: a message whose recipients are all local goes straight
-  // into their Maildirs, each fsync'd, before the 250; that is as durable as
-  // the spool and saves writing it twice. Only what could not be delivered
-  // at once is spooled.
   void run() override {
-    if (delivery::all_local(env_)) {
-      delivery::attempt_delivery(maildir_, sync_, env_, *content_, retry_, delivery::unix_now());
-      if (env_.finished()) return;
+    const std::string_view content[] = {*content_};
+    const std::string header = queue::stored_header(env_, content);
+    std::uint64_t seq = 0;
+    if (header.size() + content_->size() <= ctx_.journal.max_payload()) {
+      const std::string_view parts[] = {header, *content_};
+      auto appended = ctx_.journal.append(parts);
+      if (!appended) {
+        ec_ = appended.error();
+        return;
+      }
+      seq = *appended;
+    } else if ((ec_ = ctx_.spool.store(env_, content))) {
+      return;
     }
-    const std::string_view parts[] = {*content_};
-    ec_ = spool_.store(env_, parts);
-    spooled_ = !ec_;
+    spdlog::info("smtp session={} queue_id={} event=accepted from=<{}> rcpts={} size={}", session_id_, env_.id,
+                 env_.sender, env_.recipients.size(), env_.size);
+    id_ = env_.id;
+    ctx_.runner.submit(std::move(env_), std::move(content_), seq);
   }
 
-  // After run(): hands the message to the runner and says what to reply.
-  smtp::Reply finish(SmtpContext& ctx, const std::string& session_id) {
+  // After run(), on the event loop: what to reply.
+  smtp::Reply reply() const {
     if (ec_) {
-      spdlog::error("smtp session={} event=queue_failed error=\"{}\"", session_id, ec_.message());
+      spdlog::error("smtp session={} event=queue_failed error=\"{}\"", session_id_, ec_.message());
       if (ec_ == std::errc::no_space_on_device) return {452, "4.3.1", "Insufficient system storage"};
       return {451, "4.3.0", "Local error in processing, try again later"};
     }
-    spdlog::info("smtp session={} queue_id={} event=accepted from=<{}> rcpts={} size={}", session_id, env_.id,
-                 env_.sender, env_.recipients.size(), env_.size);
-    std::string id = env_.id;
-    // The runner delivers from the same content, without reading it back.
-    if (spooled_) ctx.runner.submit(std::move(env_), std::move(content_));
-    return {250, "2.0.0", "OK queued as " + id};
+    return {250, "2.0.0", "OK queued as " + id_};
   }
 
  private:
-  queue::Spool& spool_;
-  store::Maildir& maildir_;
-  core::GroupSync& sync_;
-  queue::RetryPolicy retry_;
+  SmtpContext& ctx_;
+  std::string session_id_;
   queue::Envelope env_;
-  bool spooled_ = false;
   std::shared_ptr<const std::string> content_;
+  std::string id_;
   std::error_code ec_;
 };
 
@@ -183,9 +183,9 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
         case smtp::Request::Kind::verify:
         case smtp::Request::Kind::expand: session.resolve_lookup(lookup(ctx, request)); break;
         case smtp::Request::Kind::message:
-          store = std::make_unique<StoreTask>(ctx, session);
+          store = std::make_unique<StoreTask>(ctx, session, session_id);
           co_await net::offload(ctx.server, *store);
-          session.resolve_message(store->finish(ctx, session_id));
+          session.resolve_message(store->reply());
           store.reset();
           break;
       }

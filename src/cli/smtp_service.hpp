@@ -1,6 +1,6 @@
 // The SMTP listeners' handler: drives one smtp::ServerSession over a
 // net::Connection and answers its requests from the directory (recipients,
-// VRFY, EXPN) and the spool (queue the message, then reply).
+// VRFY, EXPN) and the queue (make the message durable, then reply).
 #pragma once
 
 #include <memory>
@@ -11,18 +11,17 @@
 #include "delivery/runner.hpp"
 #include "directory/directory.hpp"
 #include "net/server.hpp"
+#include "queue/journal.hpp"
 #include "queue/spool.hpp"
 #include "smtp/server_session.hpp"
-#include "store/maildir.hpp"
 
 namespace poshta::cli {
 
 struct SmtpContext {
   net::Server& server;
   directory::Directory& directory;
+  queue::Journal& journal;
   queue::Spool& spool;
-  store::Maildir& maildir;
-  core::GroupSync& sync;
   delivery::Runner& runner;
   std::shared_ptr<const core::Config> config;  // replaced on SIGHUP; read on the event loop only
 };

@@ -5,38 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 
 namespace poshta::core {
-
-GroupSync::GroupSync(const std::vector<std::filesystem::path>& paths) {
-  std::vector<dev_t> devices;
-  for (const auto& p : paths) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open " + p.string() + " for syncing");
-    struct stat st {};
-    ::fstat(fd, &st);
-    bool seen = false;
-    for (dev_t d : devices) seen = seen || d == st.st_dev;
-    if (seen) {
-      ::close(fd);
-      continue;
-    }
-    devices.push_back(st.st_dev);
-    fds_.push_back(fd);
-  }
-}
-
-GroupSync::~GroupSync() {
-  for (int fd : fds_) ::close(fd);
-}
-
-std::error_code GroupSync::flush_all() {
-  for (int fd : fds_) {
-    if (::syncfs(fd) != 0) return {errno, std::generic_category()};
-  }
-  return {};
-}
 
 std::error_code GroupSync::sync() {
   std::unique_lock lock(mutex_);
@@ -51,7 +23,7 @@ std::error_code GroupSync::sync() {
     const std::uint64_t from = completed_ + 1;
     const std::uint64_t to = requested_;
     lock.unlock();
-    const std::error_code ec = flush_all();
+    const std::error_code ec = flush_();
     lock.lock();
     running_ = false;
     completed_ = to;
@@ -75,6 +47,37 @@ std::error_code GroupSync::sync() {
 std::uint64_t GroupSync::flushes() const {
   std::lock_guard lock(mutex_);
   return flushes_;
+}
+
+GroupSync::Flush syncfs_flush(const std::vector<std::filesystem::path>& paths) {
+  struct Fds {
+    std::vector<int> fds;
+    ~Fds() {
+      for (int fd : fds) ::close(fd);
+    }
+  };
+  auto owned = std::make_shared<Fds>();
+  std::vector<dev_t> devices;
+  for (const auto& p : paths) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + p.string() + " for syncing");
+    struct stat st {};
+    ::fstat(fd, &st);
+    bool seen = false;
+    for (dev_t d : devices) seen = seen || d == st.st_dev;
+    if (seen) {
+      ::close(fd);
+      continue;
+    }
+    devices.push_back(st.st_dev);
+    owned->fds.push_back(fd);
+  }
+  return [owned]() -> std::error_code {
+    for (int fd : owned->fds) {
+      if (::syncfs(fd) != 0) return {errno, std::generic_category()};
+    }
+    return {};
+  };
 }
 
 }  // namespace poshta::core

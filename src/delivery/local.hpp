@@ -1,13 +1,15 @@
-// delivery::attempt_delivery: one delivery attempt for every recipient of a
-// message that is due now. Local recipients go into their Maildir (written
-// and fsync'd, linked into new/, then one GroupSync flush for all of them)
-// with Return-Path and Delivered-To prepended; a failure defers the
-// recipient to its next retry time. Remote recipients wait (relay is not built yet). Used both before
-// the 250 (a message whose recipients are all local goes straight to the
-// mailboxes, no spool write) and by the queue runner. Blocks on fsync.
+// delivery::deliver_batch: one delivery attempt for every recipient that is
+// due in a batch of messages. Local recipients go into their Maildir with
+// Return-Path and Delivered-To prepended: every copy of the batch is
+// written (unnamed files in tmp/), one GroupSync flush makes their data
+// durable, all are linked into new/, and a second flush makes the links
+// durable. Two flushes per batch, whatever its size, is what makes the queue
+// runner fast. A failure defers the recipient to its next retry time;
+// remote recipients wait (relay is not built yet). Blocks.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "core/group_sync.hpp"
@@ -17,11 +19,15 @@
 
 namespace poshta::delivery {
 
-// Returns true if any recipient changed state.
-bool attempt_delivery(store::Maildir& maildir, core::GroupSync& sync, queue::Envelope& env, std::string_view content,
-                      const queue::RetryPolicy& retry, std::int64_t now);
+struct BatchItem {
+  queue::Envelope* envelope;
+  std::string_view content;
+  bool changed = false;  // set when a recipient's state changed
+};
 
-bool all_local(const queue::Envelope& env);
+void deliver_batch(store::Maildir& maildir, core::GroupSync& flush, std::span<BatchItem> batch,
+                   const queue::RetryPolicy& retry, std::int64_t now);
+
 std::int64_t unix_now();
 
 }  // namespace poshta::delivery

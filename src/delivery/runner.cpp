@@ -11,7 +11,9 @@ namespace poshta::delivery {
 
 namespace {
 
-constexpr int kWorkers = 4;
+constexpr int kWorkers = 2;
+constexpr std::size_t kMaxBatch = 128;
+constexpr std::size_t kMaxBacklog = 4096;  // ready messages held in memory
 
 bool due(const queue::Envelope& env, std::int64_t now) {
   if (env.held) return false;
@@ -32,25 +34,43 @@ std::int64_t earliest_attempt(const queue::Envelope& env) {
 
 }  // namespace
 
-Runner::Runner(queue::Spool& spool, store::Maildir& maildir, core::GroupSync& sync, queue::RetryPolicy retry)
-    : spool_(spool), maildir_(maildir), sync_(sync), retry_(std::move(retry)) {}
+Runner::Runner(queue::Journal& journal, queue::Spool& spool, store::Maildir& maildir, core::GroupSync& flush,
+               queue::RetryPolicy retry)
+    : journal_(journal), spool_(spool), maildir_(maildir), flush_sync_(flush), retry_(std::move(retry)) {}
 
 Runner::~Runner() {
   stop();
 }
 
-void Runner::start(std::vector<queue::Envelope> recovered) {
+void Runner::start() {
+  std::size_t from_journal = 0;
   {
     std::lock_guard lock(mutex_);
-    for (auto& env : recovered) waiting_.push_back({std::move(env), nullptr});
+    for (auto& record : journal_.recover()) {
+      auto stored = queue::parse_stored(record.payload);
+      if (!stored) {  // cannot happen for a record whose CRC checked out; keep going
+        spdlog::error("queue journal_seq={} event=unreadable", record.seq);
+        continue;
+      }
+      auto content = std::make_shared<const std::string>(stored->content);
+      waiting_.push_back({std::move(stored->envelope), std::move(content), record.seq});
+      ++from_journal;
+    }
+    auto recovered = spool_.recover();
+    for (const auto& id : recovered.discarded) {
+      spdlog::warn("queue queue_id={} event=discarded reason=\"incomplete entry from an interrupted write\"", id);
+    }
+    for (auto& env : recovered.envelopes) waiting_.push_back({std::move(env), nullptr, 0});
+    spdlog::info("queue event=recovered journal={} spool={}", from_journal, recovered.envelopes.size());
   }
   for (int i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { work(); });
 }
 
-void Runner::submit(queue::Envelope env, std::shared_ptr<const std::string> content) {
+void Runner::submit(queue::Envelope env, std::shared_ptr<const std::string> content, std::uint64_t journal_seq) {
   {
-    std::lock_guard lock(mutex_);
-    ready_.push_back({std::move(env), std::move(content)});
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [this] { return ready_.size() < kMaxBacklog || stopping_; });
+    ready_.push_back({std::move(env), std::move(content), journal_seq});
   }
   wake_.notify_one();
 }
@@ -69,6 +89,7 @@ void Runner::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  room_.notify_all();
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -112,41 +133,71 @@ void Runner::work() {
         wake_.wait_for(lock, std::chrono::seconds(std::clamp<std::int64_t>(next_wake - now, 1, 3600)));
       continue;
     }
-    Job job = std::move(ready_.front());
-    ready_.pop_front();
+    std::vector<Job> batch;
+    while (!ready_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+    }
+    room_.notify_all();
     lock.unlock();
-    process(job);
+    process(batch);
     lock.lock();
-    if (!job.env.finished()) waiting_.push_back(std::move(job));
+    for (auto& job : batch) {
+      if (!job.env.finished()) waiting_.push_back(std::move(job));
+    }
   }
 }
 
-void Runner::process(Job& job) {
+void Runner::process(std::vector<Job>& batch) {
   const std::int64_t now = unix_now();
-  if (!job.content) {
-    auto entry = spool_.load(job.env.id);
-    if (!entry) {
-      spdlog::error("delivery queue_id={} event=unreadable error=\"{}\"", job.env.id, entry.error().message());
-      for (auto& r : job.env.recipients) {
-        if (r.state == queue::RecipientState::pending) r.state = queue::RecipientState::deferred;
-        r.next_attempt = std::max(r.next_attempt, now + 300);
+  std::vector<BatchItem> items;
+  std::vector<Job*> jobs;
+  for (auto& job : batch) {
+    if (!job.content) {
+      auto entry = spool_.load(job.env.id);
+      if (!entry) {
+        spdlog::error("delivery queue_id={} event=unreadable error=\"{}\"", job.env.id, entry.error().message());
+        for (auto& r : job.env.recipients) {
+          if (r.state == queue::RecipientState::pending) r.state = queue::RecipientState::deferred;
+          r.next_attempt = std::max(r.next_attempt, now + 300);
+        }
+        continue;
       }
-      return;
+      job.content = std::make_shared<const std::string>(std::move(entry->content));
     }
-    job.content = std::make_shared<const std::string>(std::move(entry->content));
+    items.push_back({&job.env, *job.content, false});
+    jobs.push_back(&job);
   }
-  const bool changed = attempt_delivery(maildir_, sync_, job.env, *job.content, retry_policy(), now);
-  if (job.env.finished()) {
+  deliver_batch(maildir_, flush_sync_, items, retry_policy(), now);
+  std::vector<std::uint64_t> journal_done;
+  for (std::size_t i = 0; i < jobs.size(); ++i) settle(*jobs[i], items[i].changed, journal_done);
+  journal_.complete(journal_done);
+}
+
+void Runner::settle(Job& job, bool changed, std::vector<std::uint64_t>& journal_done) {
+  if (job.journal_seq != 0) {
+    if (!job.env.finished()) {
+      // Recipients that must wait leave the journal for the spool.
+      const std::string_view parts[] = {*job.content};
+      if (auto ec = spool_.store(job.env, parts)) {
+        spdlog::error("delivery queue_id={} event=spool_failed error=\"{}\"", job.env.id, ec.message());
+        return;  // stays in the journal; tried again when due
+      }
+    }
+    journal_done.push_back(job.journal_seq);
+    job.journal_seq = 0;
+  } else if (job.env.finished()) {
     spool_.remove(job.env.id);
-    spdlog::info("delivery queue_id={} event=removed", job.env.id);
-    return;
-  }
-  if (changed) {
+  } else if (changed) {
     if (auto ec = spool_.update(job.env)) {
       spdlog::error("delivery queue_id={} event=envelope_update_failed error=\"{}\"", job.env.id, ec.message());
     }
   }
-  job.content.reset();  // read again when due: keeps memory bounded
+  if (job.env.finished()) {
+    spdlog::info("delivery queue_id={} event=done", job.env.id);
+  } else if (job.journal_seq == 0) {
+    job.content.reset();  // read again from the spool when due: keeps memory bounded
+  }
 }
 
 }  // namespace poshta::delivery

@@ -1,9 +1,10 @@
-// delivery::Runner: the queue runner. Worker threads take queued messages
-// whose recipients are due, make one delivery attempt each
-// (attempt_delivery), and record the outcome: a message leaves the spool
-// when every recipient is done, otherwise its envelope is updated and it
-// waits for the earliest next attempt. `flush` makes every deferred
-// recipient due now.
+// delivery::Runner: the queue runner. Worker threads take batches of
+// messages whose recipients are due and make one delivery attempt for each
+// (deliver_batch). A message that came through the journal is finished
+// there once every recipient is done; if some must wait, it is moved into
+// the spool first. A spooled message leaves the spool when every recipient
+// is done, otherwise its envelope is updated and it waits for its earliest
+// next attempt. `flush` makes every deferred recipient due now.
 #pragma once
 
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/group_sync.hpp"
+#include "queue/journal.hpp"
 #include "queue/schedule.hpp"
 #include "queue/spool.hpp"
 #include "store/maildir.hpp"
@@ -24,19 +26,22 @@ namespace poshta::delivery {
 
 class Runner {
  public:
-  Runner(queue::Spool& spool, store::Maildir& maildir, core::GroupSync& sync, queue::RetryPolicy retry);
+  Runner(queue::Journal& journal, queue::Spool& spool, store::Maildir& maildir, core::GroupSync& flush,
+         queue::RetryPolicy retry);
   ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Starts the workers with the entries recovered from the spool.
-  void start(std::vector<queue::Envelope> recovered);
-  // A message just spooled; `content` saves reading it back.
-  void submit(queue::Envelope env, std::shared_ptr<const std::string> content);
+  // Starts the workers after recovering what the journal and the spool hold.
+  void start();
+  // A message just made durable, in the journal (journal_seq != 0) or in the
+  // spool. Blocks while the backlog is full, which slows acceptance down to
+  // the speed of delivery and keeps memory bounded.
+  void submit(queue::Envelope env, std::shared_ptr<const std::string> content, std::uint64_t journal_seq);
   // Tries every deferred recipient now.
   void flush();
-  // Lets each worker finish its current message, then joins them; what is
-  // still queued stays in the spool for the next start.
+  // Lets each worker finish its batch, then joins them; what is still queued
+  // stays in the journal or the spool for the next start.
   void stop();
 
   void set_retry_policy(queue::RetryPolicy retry);
@@ -46,17 +51,21 @@ class Runner {
   struct Job {
     queue::Envelope env;
     std::shared_ptr<const std::string> content;  // null: read from the spool
+    std::uint64_t journal_seq = 0;               // 0: in the spool
   };
 
   void work();
-  void process(Job& job);
+  void process(std::vector<Job>& batch);
+  void settle(Job& job, bool changed, std::vector<std::uint64_t>& journal_done);
 
+  queue::Journal& journal_;
   queue::Spool& spool_;
   store::Maildir& maildir_;
-  core::GroupSync& sync_;
+  core::GroupSync& flush_sync_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable room_;
   std::deque<Job> ready_;
   std::vector<Job> waiting_;  // not due yet
   queue::RetryPolicy retry_;

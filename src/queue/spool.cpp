@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <stdexcept>
 
 #include "core/files.hpp"
@@ -29,6 +30,25 @@ std::uint32_t crc32_of(std::span<const std::string_view> parts) {
   return static_cast<std::uint32_t>(crc);
 }
 
+std::string stored_header(Envelope& env, std::span<const std::string_view> content_parts) {
+  env.size = 0;
+  for (auto p : content_parts) env.size += p.size();
+  env.crc = crc32_of(content_parts);
+  return serialize_envelope(env);
+}
+
+std::optional<StoredMessage> parse_stored(std::string_view stored) {
+  const auto end = stored.find(kEnvelopeEnd);
+  if (end == std::string_view::npos) return std::nullopt;
+  const std::size_t header_size = end + kEnvelopeEnd.size();
+  auto env = parse_envelope(stored.substr(0, header_size));
+  if (!env) return std::nullopt;
+  const std::string_view content = stored.substr(header_size);
+  const std::string_view parts[] = {content};
+  if (content.size() != env->size || crc32_of(parts) != env->crc) return std::nullopt;
+  return StoredMessage{std::move(*env), content};
+}
+
 Spool::Spool(std::filesystem::path dir, core::GroupSync& sync) : dir_(std::move(dir)), sync_(sync) {
   for (const char* sub : {"msg", "env", "tmp"}) {
     if (auto ec = core::make_directories(dir_ / sub)) {
@@ -45,10 +65,7 @@ std::string Spool::new_id() const {
 }
 
 std::error_code Spool::store(Envelope& env, std::span<const std::string_view> parts) {
-  env.size = 0;
-  for (auto p : parts) env.size += p.size();
-  env.crc = crc32_of(parts);
-  const std::string header = serialize_envelope(env);
+  const std::string header = stored_header(env, parts);
   std::vector<std::string_view> all;
   all.reserve(parts.size() + 1);
   all.push_back(header);
@@ -75,16 +92,9 @@ void Spool::remove(const std::string& id) {
 core::Result<Spool::Entry> Spool::load(const std::string& id) const {
   auto file = core::read_file(msg_path(id));
   if (!file) return file.error();
-  const auto end = file->find(kEnvelopeEnd);
-  if (end == std::string::npos) return core::errno_code(EBADMSG);
-  const std::size_t header_size = end + kEnvelopeEnd.size();
-  auto env = parse_envelope(std::string_view(*file).substr(0, header_size));
-  if (!env || env->id != id) return core::errno_code(EBADMSG);
-  Entry entry{std::move(*env), file->substr(header_size)};
-  const std::string_view parts[] = {entry.content};
-  if (entry.content.size() != entry.envelope.size || crc32_of(parts) != entry.envelope.crc) {
-    return core::errno_code(EBADMSG);
-  }
+  auto stored = parse_stored(*file);
+  if (!stored || stored->envelope.id != id) return core::errno_code(EBADMSG);
+  Entry entry{std::move(stored->envelope), std::string(stored->content)};
   // A later state of the envelope, if one was recorded.
   if (auto text = core::read_file(env_path(id))) {
     if (auto later = parse_envelope(*text); later && later->id == id) entry.envelope = std::move(*later);

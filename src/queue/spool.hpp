@@ -16,6 +16,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -75,5 +76,16 @@ class Spool {
 };
 
 std::uint32_t crc32_of(std::span<const std::string_view> parts);
+
+// The stored form of a message, used by the spool files and the journal:
+// the envelope (with size and CRC of the content filled in here), then the
+// content. stored_header() returns the envelope part.
+std::string stored_header(Envelope& env, std::span<const std::string_view> content_parts);
+struct StoredMessage {
+  Envelope envelope;
+  std::string_view content;
+};
+// nullopt unless the envelope parses and the content matches its size and CRC.
+std::optional<StoredMessage> parse_stored(std::string_view stored);
 
 }  // namespace poshta::queue

@@ -86,7 +86,6 @@ core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::spa
   Pending pending(fd, dir / "new" / unique_name(text.size(), text.size() + lines));
   const std::string_view out[] = {text};
   if (auto ec = core::write_all(fd, out)) return ec;
-  if (::fsync(fd) != 0) return core::errno_code(errno);
   return pending;
 }
 

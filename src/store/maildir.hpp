@@ -2,14 +2,15 @@
 // <mail_root>/<domain>/<localpart>/{tmp,new,cur} (docs/SPEC.md, "Files").
 //
 // A delivery is two steps, in the spirit of Maildir's tmp/-then-rename:
-// write() writes the message into an unnamed file in tmp/ (O_TMPFILE) and
-// fsyncs it; publish() links it into new/ under its unique name. The caller
-// then makes the new entry durable with GroupSync::sync() (one flush for
-// many deliveries). A crash before publish leaves nothing behind, not even a
-// stale file in tmp/; a crash before the sync may lose the entry, never
-// show a partial message. Messages are stored with LF line ends, as other
-// Maildir readers expect; the name ends in ",S=<octets>,W=<octets with
-// CRLF>" as Dovecot's do, so sizes need no reading later.
+// write() writes the message into an unnamed file in tmp/ (O_TMPFILE);
+// once the caller has made its data durable (a GroupSync flush covering
+// many deliveries), publish() links it into new/ under its unique name, and
+// a second flush makes the links durable. A crash before publish leaves
+// nothing behind, not even a stale file in tmp/; a crash before the second
+// flush may lose the entry, never show a partial message. Messages are
+// stored with LF line ends, as other Maildir readers expect; the name ends
+// in ",S=<octets>,W=<octets with CRLF>" as Dovecot's do, so sizes need no
+// reading later.
 #pragma once
 
 #include <atomic>
@@ -50,9 +51,10 @@ class Maildir {
 
   // Writes the concatenation of `parts` (CRLF line ends) with LF line ends
   // into an unnamed file of the mailbox's tmp/, creating the mailbox if
-  // needed, and fsyncs it.
+  // needed. Not synced.
   core::Result<Pending> write(std::string_view address, std::span<const std::string_view> parts);
-  // Links the message into new/. Not durable until the next GroupSync::sync().
+  // Links the message into new/; its data must be durable already. The link
+  // is not durable until the caller's next flush.
   std::error_code publish(const Pending& pending);
 
  private:
