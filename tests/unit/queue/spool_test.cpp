@@ -43,7 +43,7 @@ class SpoolTest : public ::testing::Test {
     std::string tmpl = (fs::temp_directory_path() / "poshta-spool-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
-    sync_ = std::make_unique<core::GroupSync>(std::vector<fs::path>{root_});
+    sync_ = std::make_unique<core::GroupSync>(core::syncfs_flush({root_}));
     spool_ = std::make_unique<Spool>(root_ / "queue", *sync_);
   }
   void TearDown() override {
