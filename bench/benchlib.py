@@ -3,9 +3,8 @@
 Starts and stops the two servers that the benchmarks compare, each as a private
 instance on a loopback port inside a scratch directory:
 
-  * PostfixInstance: Postfix from Debian, set up as the project's anchor script
-    postfix_setup.sh does (../shared/bench/postfix_setup.sh in the workspace; the
-    same main.cf/master.cf are written here so that bench/ needs nothing else):
+  * PostfixInstance: Postfix from Debian as a private anchor instance (the
+    main.cf/master.cf are written here, so bench/ needs nothing else):
     smtpd on 127.0.0.1:PORT, virtual(8) delivery into Maildir for @bench.test,
     no DNS, every other destination goes to error(8), so nothing leaves the box.
   * PoshtaInstance: `poshta serve -c CFG` with a configuration written into the
