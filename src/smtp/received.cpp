@@ -15,7 +15,10 @@ std::string rfc5322_date(std::time_t when) {
 }
 
 std::string received_field(const ReceivedInfo& info) {
-  std::string f = "Received: from " + info.helo + " ([" + info.peer_ip + "])\r\n\tby " + info.hostname +
+  // RFC 5321 §4.4 TCP-info is an address literal: "[IPv6:...]" for IPv6 (§4.1.3).
+  const std::string literal =
+      info.peer_ip.find(':') == std::string::npos ? "[" + info.peer_ip + "]" : "[IPv6:" + info.peer_ip + "]";
+  std::string f = "Received: from " + info.helo + " (" + literal + ")\r\n\tby " + info.hostname +
                   " (Poshta) with " + info.protocol + " id " + info.queue_id;
   if (!info.recipient.empty()) f += "\r\n\tfor <" + info.recipient + ">";
   f += "; " + rfc5322_date(info.when) + "\r\n";
