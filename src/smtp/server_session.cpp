@@ -41,14 +41,14 @@ void ServerSession::feed(std::string_view bytes) {
   process();
 }
 
-void ServerSession::reply(Reply r) {
+void ServerSession::reply(const Reply& r) {
   append_reply(output_, r);
   if (r.code >= 500 && ++errors_ >= config_.max_errors) {
     close_with({421, "4.7.0", config_.hostname + " Too many errors, closing connection"});
   }
 }
 
-void ServerSession::close_with(Reply r) {
+void ServerSession::close_with(const Reply& r) {
   if (closing_) return;
   append_reply(output_, r);
   closing_ = true;

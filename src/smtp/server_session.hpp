@@ -110,8 +110,8 @@ class ServerSession {
   void consume_input();
   void handle_line(std::string_view line);
   void handle_command(const CommandLine& cmd);
-  void reply(Reply r);
-  void close_with(Reply r);
+  void reply(const Reply& r);
+  void close_with(const Reply& r);
   void reset_transaction();
 
   void do_helo(const CommandLine& cmd, bool extended);

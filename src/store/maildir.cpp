@@ -36,7 +36,7 @@ std::string to_lf(std::span<const std::string_view> parts) {
 
 }  // namespace
 
-Maildir::Maildir(std::filesystem::path mail_root, std::string hostname) : root_(std::move(mail_root)) {
+Maildir::Maildir(std::filesystem::path mail_root, const std::string& hostname) : root_(std::move(mail_root)) {
   for (char c : hostname) {
     if (c == '/')
       host_ += "\\057";

@@ -27,7 +27,7 @@ namespace poshta::store {
 
 class Maildir {
  public:
-  Maildir(std::filesystem::path mail_root, std::string hostname);
+  Maildir(std::filesystem::path mail_root, const std::string& hostname);
 
   // <mail_root>/<domain>/<localpart> for a canonical local address.
   std::filesystem::path mailbox_dir(std::string_view address) const;
