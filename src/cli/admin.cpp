@@ -12,6 +12,7 @@
 #include "core/address.hpp"
 #include "core/files.hpp"
 #include "directory/directory.hpp"
+#include "store/maildir.hpp"
 
 namespace poshta::cli {
 
@@ -121,7 +122,15 @@ int user_add(const core::Config& config, const std::string& address, bool passwo
   }
   auto hash = hashed_password(password_stdin);
   if (!hash) return 1;
-  return report(dir->add_user(address, *hash), "added user " + core::canonical_address(address),
+  const auto change = dir->add_user(address, *hash);
+  if (change == directory::Change::done) {
+    // The Maildir exists from the start, for mail clients and other readers.
+    store::Maildir maildir(config.data_dir / "mail", config.hostname);
+    if (auto ec = maildir.create(core::canonical_address(address))) {
+      std::cerr << "poshta: warning: the mailbox will be created on first delivery: " << ec.message() << "\n";
+    }
+  }
+  return report(change, "added user " + core::canonical_address(address),
                 "user " + address + " exists already; change its password with 'poshta user passwd'",
                 "'" + std::string(parts.domain) + "' is not a local domain",
                 "'" + address + "' is not a usable address");

@@ -18,8 +18,8 @@ std::string received_field(const ReceivedInfo& info) {
   // RFC 5321 §4.4 TCP-info is an address literal: "[IPv6:...]" for IPv6 (§4.1.3).
   const std::string literal =
       info.peer_ip.find(':') == std::string::npos ? "[" + info.peer_ip + "]" : "[IPv6:" + info.peer_ip + "]";
-  std::string f = "Received: from " + info.helo + " (" + literal + ")\r\n\tby " + info.hostname +
-                  " (Poshta) with " + info.protocol + " id " + info.queue_id;
+  std::string f = "Received: from " + info.helo + " (" + literal + ")\r\n\tby " + info.hostname + " (Poshta) with " +
+                  info.protocol + " id " + info.queue_id;
   if (!info.recipient.empty()) f += "\r\n\tfor <" + info.recipient + ">";
   f += "; " + rfc5322_date(info.when) + "\r\n";
   return f;

@@ -34,6 +34,13 @@ std::string to_lf(std::span<const std::string_view> parts) {
   return out;
 }
 
+// Never a path outside the mail root.
+bool is_safe_address(std::string_view address) {
+  const auto parts = core::split_address(address);
+  return !parts.local.empty() && !parts.domain.empty() && parts.local.find('/') == std::string_view::npos &&
+         parts.domain.find('/') == std::string_view::npos && parts.local.front() != '.' && parts.domain.front() != '.';
+}
+
 }  // namespace
 
 Maildir::Maildir(std::filesystem::path mail_root, const std::string& hostname) : root_(std::move(mail_root)) {
@@ -60,12 +67,7 @@ std::string Maildir::unique_name(std::size_t size, std::size_t crlf_size) {
 }
 
 core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::span<const std::string_view> parts) {
-  const auto parts_of = core::split_address(address);
-  if (parts_of.local.empty() || parts_of.domain.empty() || parts_of.local.find('/') != std::string_view::npos ||
-      parts_of.domain.find('/') != std::string_view::npos || parts_of.local.front() == '.' ||
-      parts_of.domain.front() == '.') {
-    return core::errno_code(EINVAL);  // never a path outside the mail root
-  }
+  if (!is_safe_address(address)) return core::errno_code(EINVAL);
   const std::string text = to_lf(parts);
   std::size_t lines = 0;
   for (char c : text) lines += c == '\n';
@@ -73,13 +75,7 @@ core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::spa
   const auto dir = mailbox_dir(address);
   int fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
-    // A new mailbox: create it, and make the new directories durable.
-    for (const char* sub : {"cur", "new", "tmp"}) {
-      if (auto e = core::make_directories(dir / sub)) return e;
-    }
-    for (const auto& d : {dir, dir.parent_path(), root_}) {
-      if (auto e = core::sync_directory(d)) return e;
-    }
+    if (auto e = create(address)) return e;
     fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
   }
   if (fd < 0) return core::errno_code(errno);
@@ -87,6 +83,19 @@ core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::spa
   const std::string_view out[] = {text};
   if (auto ec = core::write_all(fd, out)) return ec;
   return pending;
+}
+
+std::error_code Maildir::create(std::string_view address) {
+  if (!is_safe_address(address)) return core::errno_code(EINVAL);
+  const auto dir = mailbox_dir(address);
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    if (auto e = core::make_directories(dir / sub)) return e;
+  }
+  // New directories are entries in their parents: make them durable too.
+  for (const auto& d : {dir, dir.parent_path(), root_}) {
+    if (auto e = core::sync_directory(d)) return e;
+  }
+  return {};
 }
 
 std::error_code Maildir::publish(const Pending& pending) {

@@ -49,6 +49,9 @@ class Maildir {
     std::filesystem::path destination_;
   };
 
+  // Creates the mailbox (cur/, new/, tmp/) if it is missing, durably.
+  std::error_code create(std::string_view address);
+
   // Writes the concatenation of `parts` (CRLF line ends) with LF line ends
   // into an unnamed file of the mailbox's tmp/, creating the mailbox if
   // needed. Not synced.

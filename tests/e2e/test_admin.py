@@ -188,6 +188,18 @@ def test_user_add_and_del_seen_by_running_server(poshta):
     assert r.code == 550 and r.enhanced == "5.1.1", f"user deleted while running: {r!r}"
 
 
+def test_user_add_creates_the_maildir(poshta_factory):
+    """Mail clients and other Maildir readers find the mailbox from the
+    start, before any mail arrives."""
+    server = poshta_factory(start=False)
+    server.cli_ok("user", "add", "Dora@Example.TEST", "--password-stdin", input="pw-dora\n")
+    box = server.maildir("dora@example.test")
+    assert box == server.data_dir / "mail" / "example.test" / "dora"
+    for sub in ("cur", "new", "tmp"):
+        assert (box / sub).is_dir(), f"{box / sub} missing after user add"
+    assert not any((box / "new").iterdir())
+
+
 def test_user_errors_exit_1(poshta):
     poshta.add_user("dave@localhost")
     r = poshta.cli("user", "add", "dave@localhost", "--password-stdin", input="pw-dave-2\n")
