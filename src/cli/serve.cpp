@@ -19,6 +19,7 @@
 #include "delivery/runner.hpp"
 #include "directory/directory.hpp"
 #include "net/server.hpp"
+#include "net/tls.hpp"
 #include "queue/spool.hpp"
 #include "store/maildir.hpp"
 
@@ -119,17 +120,19 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     directory::Directory directory(data / "directory.sqlite", config->domains);
     delivery::Runner runner(journal, spool, maildir, fs_flush, retry_policy(*config));
     net::Server server(net_limits(*config), kBlockingThreads);
-    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config};
+    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), {}};
 
     for (const auto& l : config->listeners) {
       const std::string name = core::protocol_name(l.protocol);
       switch (l.protocol) {
         case core::Protocol::smtp:
-        case core::Protocol::submission: {
+        case core::Protocol::submission:
+        case core::Protocol::submissions: {
           const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
+          const bool implicit_tls = l.protocol == core::Protocol::submissions;
           server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
-                        [&smtp_ctx, flavor](const std::shared_ptr<net::Connection>& c) {
-                          return serve_smtp(c, smtp_ctx, flavor);
+                        [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
+                          return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
                         });
           spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
@@ -157,6 +160,11 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           log_problems(next.problems, next.config.source);
           if (next.config.data_dir != config->data_dir) {
             spdlog::warn("serve event=reload note=\"data_dir changes need a restart\"");
+          }
+          try {
+            smtp_ctx.tls = net::make_tls_context(next.config);  // new connections get the new certificate
+          } catch (const std::exception& e) {
+            spdlog::error("serve event=reload tls=failed error=\"{}\" note=\"keeping the old certificate\"", e.what());
           }
           smtp_ctx.config = std::make_shared<const core::Config>(std::move(next.config));
           directory.set_config_domains(smtp_ctx.config->domains);

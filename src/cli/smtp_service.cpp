@@ -2,11 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "auth/password.hpp"
 #include "core/address.hpp"
 #include "core/ids.hpp"
+#include "mime/header.hpp"
 #include "smtp/received.hpp"
 
 namespace poshta::cli {
@@ -17,14 +23,18 @@ namespace {
 constexpr std::size_t kReadChunk = 8192;
 constexpr std::chrono::seconds kWriteTimeout{300};
 
-smtp::RecipientVerdict check_recipient(SmtpContext& ctx, const std::string& address) {
+constexpr std::chrono::seconds kHandshakeTimeout{60};
+
+smtp::RecipientVerdict check_recipient(SmtpContext& ctx, const smtp::Request& request) {
+  const std::string& address = request.address;
   const auto exp = ctx.directory.expand(address);
   if (exp.status == directory::Lookup::temporary_failure) {
     return {{451, "4.3.0", "Temporary lookup failure, try again later"}, {}};
   }
   if (!exp.local_domain) {
-    // docs/SPEC.md promise 2: no relay without authentication.
-    return {{554, "5.7.1", "<" + address + ">: Relay access denied"}, {}};
+    // docs/SPEC.md promise 2: relay only for authenticated (or trusted) clients.
+    if (!request.may_relay) return {{554, "5.7.1", "<" + address + ">: Relay access denied"}, {}};
+    return {{250, "2.1.5", "Recipient <" + address + "> OK"}, {{core::canonical_address(address), false}}};
   }
   if (exp.status == directory::Lookup::not_found) {
     return {{550, "5.1.1", "<" + address + ">: No such user here"}, {}};
@@ -32,6 +42,58 @@ smtp::RecipientVerdict check_recipient(SmtpContext& ctx, const std::string& addr
   smtp::RecipientVerdict verdict{{250, "2.1.5", "Recipient <" + address + "> OK"}, {}};
   for (const auto& d : exp.destinations) verdict.destinations.push_back({d.address, d.local});
   return verdict;
+}
+
+// docs/SPEC.md promise 2: the authenticated user may use its own address or
+// an alias that resolves to it as the envelope sender, nothing else.
+smtp::Reply check_sender(SmtpContext& ctx, const std::string& user, const std::string& sender) {
+  const std::string canonical = core::canonical_address(sender);
+  bool owned = canonical == user;
+  if (!owned && !canonical.empty()) {
+    const auto exp = ctx.directory.expand(canonical);
+    if (exp.status == directory::Lookup::temporary_failure) return {451, "4.3.0", "Temporary lookup failure"};
+    owned =
+        exp.local_domain && std::any_of(exp.destinations.begin(), exp.destinations.end(),
+                                        [&](const directory::Destination& d) { return d.local && d.address == user; });
+  }
+  if (!owned) return {553, "5.7.1", "<" + sender + ">: Sender address not owned by " + user};
+  return {250, "2.1.0", "Sender <" + sender + "> OK"};
+}
+
+// Checking a password runs on the thread pool: hashes are slow on purpose.
+class AuthTask final : public net::BlockingTask {
+ public:
+  AuthTask(directory::Directory& directory, std::string user, std::string password)
+      : directory_(directory), user_(core::canonical_address(user)), password_(std::move(password)) {}
+  void run() override {
+    std::string hash;
+    const auto found = directory_.password_hash(user_, hash);
+    // An unknown user costs a hash too, so timing does not tell users apart.
+    static const std::string kDummy = *auth::hash_password("poshta-timing-equaliser");
+    ok_ = auth::verify_password(password_, found == directory::Lookup::found ? hash : kDummy) &&
+          found == directory::Lookup::found;
+    password_.assign(password_.size(), '\0');
+  }
+  bool ok() const { return ok_; }
+  const std::string& user() const { return user_; }
+
+ private:
+  directory::Directory& directory_;
+  std::string user_;
+  std::string password_;
+  bool ok_ = false;
+};
+
+// A growing delay before each "535" to the same client address: 250 ms,
+// doubling per failure, at most 8 s; forgotten after a success.
+std::chrono::milliseconds auth_penalty(SmtpContext& ctx, const std::string& ip, bool ok) {
+  if (ok) {
+    ctx.auth_failures.erase(ip);
+    return std::chrono::milliseconds(0);
+  }
+  if (ctx.auth_failures.size() > 100000) ctx.auth_failures.clear();  // bounded memory
+  const std::uint32_t n = ++ctx.auth_failures[ip];
+  return std::chrono::milliseconds(std::min<std::uint64_t>(8000, 250ULL << std::min<std::uint32_t>(n - 1, 5)));
 }
 
 smtp::Reply lookup(SmtpContext& ctx, const smtp::Request& request) {
@@ -81,9 +143,21 @@ queue::Envelope make_envelope(const smtp::Transaction& txn, std::string id) {
   return env;
 }
 
-std::string protocol_of(const smtp::ServerSession& session, const smtp::Transaction& txn) {
-  if (txn.mail.smtputf8) return "UTF8SMTP";  // RFC 6531 §3.7.3
-  return session.esmtp() ? "ESMTP" : "SMTP";
+// RFC 6409 §8.1-8.3: a submission server may add a missing Date and
+// Message-ID. Returns the fields to add.
+std::string submission_fixes(const std::string& content, const std::string& queue_id, const std::string& hostname,
+                             std::time_t now) {
+  bool has_date = false;
+  bool has_message_id = false;
+  mime::HeaderReader reader(content);
+  while (auto field = reader.next()) {
+    has_date = has_date || core::iequals(field->name, "Date");
+    has_message_id = has_message_id || core::iequals(field->name, "Message-ID");
+  }
+  std::string fields;
+  if (!has_date) fields += "Date: " + smtp::rfc5322_date(now) + "\r\n";
+  if (!has_message_id) fields += "Message-ID: <" + queue_id + "@" + hostname + ">\r\n";
+  return fields;
 }
 
 // Queuing one message: built on the event loop, made durable on the thread
@@ -92,7 +166,8 @@ std::string protocol_of(const smtp::ServerSession& session, const smtp::Transact
 // reply back on the loop.
 class StoreTask final : public net::BlockingTask {
  public:
-  StoreTask(SmtpContext& ctx, const smtp::ServerSession& session, std::string session_id)
+  StoreTask(SmtpContext& ctx, const smtp::ServerSession& session, std::string session_id,
+            const std::string& tls_version, const std::string& tls_cipher)
       : ctx_(ctx), session_id_(std::move(session_id)) {
     const auto& txn = session.transaction();
     env_ = make_envelope(txn, ctx.spool.new_id());
@@ -100,11 +175,18 @@ class StoreTask final : public net::BlockingTask {
     info.helo = session.helo_name();
     info.peer_ip = session.peer_ip();
     info.hostname = ctx.config->hostname;
-    info.protocol = protocol_of(session, txn);
+    info.protocol = smtp::received_protocol(session.esmtp(), txn.mail.smtputf8, session.tls_active(),
+                                            !session.authenticated_user().empty());
     info.queue_id = env_.id;
     if (txn.recipients.size() == 1) info.recipient = txn.recipients.front().args.address;
     info.when = std::time(nullptr);
+    info.tls_version = tls_version;
+    info.tls_cipher = tls_cipher;
+    info.authenticated_user = session.authenticated_user();
     auto content = std::make_shared<std::string>(smtp::received_field(info));
+    if (!session.authenticated_user().empty()) {
+      content->append(submission_fixes(txn.content, env_.id, info.hostname, info.when));
+    }
     content->append(txn.content);
     content_ = std::move(content);
   }
@@ -151,22 +233,39 @@ class StoreTask final : public net::BlockingTask {
 
 }  // namespace
 
-asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor) {
+asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor,
+                                 bool implicit_tls) {
   const std::string session_id = core::new_session_id();
   const auto config = ctx.config;  // this session keeps the configuration it started with
+  spdlog::info("smtp session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(), conn->peer_port(),
+               conn->listener());
+  if (implicit_tls) {  // RFC 8314: TLS from the first octet
+    std::error_code ec;
+    conn->use_tls_context(ctx.tls);
+    co_await conn->start_tls(kHandshakeTimeout, ec);
+    if (ec) {
+      spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+      co_return;
+    }
+  }
   smtp::SessionConfig sc;
   sc.hostname = config->hostname;
   sc.flavor = flavor;
+  sc.starttls = ctx.tls != nullptr;
+  sc.tls_active = implicit_tls;
+  sc.relay_trusted = std::any_of(config->trusted_networks.begin(), config->trusted_networks.end(),
+                                 [&](const core::Network& n) { return n.contains(conn->peer_ip()); });
   sc.max_message_size = config->limits.message_size;
   sc.max_recipients = config->limits.recipients;
   sc.max_errors = config->limits.errors;
+  sc.max_auth_failures = config->limits.auth_failures;
   smtp::ServerSession session(std::move(sc), conn->peer_ip());
-  spdlog::info("smtp session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(), conn->peer_port(),
-               conn->listener());
   session.start();
 
   std::array<char, kReadChunk> buf;
   std::unique_ptr<StoreTask> store;
+  std::unique_ptr<AuthTask> auth;
+  asio::steady_timer penalty(ctx.server.context());
   bool told_to_stop = false;
   for (;;) {
     std::string out = session.take_output();
@@ -176,18 +275,54 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
       if (ec) break;
     }
     if (session.closing()) break;
+    if (session.wants_tls()) {
+      std::error_code ec;
+      conn->use_tls_context(ctx.tls);
+      co_await conn->start_tls(kHandshakeTimeout, ec);
+      if (ec) {
+        spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+        break;
+      }
+      spdlog::info("smtp session={} event=tls version={} cipher={}", session_id, conn->tls_version(),
+                   conn->tls_cipher());
+      session.tls_started();
+      continue;
+    }
     if (session.paused()) {
       const auto& request = session.request();
       switch (request.kind) {
-        case smtp::Request::Kind::recipient: session.resolve_recipient(check_recipient(ctx, request.address)); break;
+        case smtp::Request::Kind::recipient: session.resolve_recipient(check_recipient(ctx, request)); break;
         case smtp::Request::Kind::verify:
         case smtp::Request::Kind::expand: session.resolve_lookup(lookup(ctx, request)); break;
-        case smtp::Request::Kind::message:
-          store = std::make_unique<StoreTask>(ctx, session, session_id);
+        case smtp::Request::Kind::sender:
+          session.resolve_sender(check_sender(ctx, session.authenticated_user(), request.address));
+          break;
+        case smtp::Request::Kind::auth: {
+          auth = std::make_unique<AuthTask>(ctx.directory, request.address, request.password);
+          co_await net::offload(ctx.server, *auth);
+          const auto delay = auth_penalty(ctx, conn->peer_ip(), auth->ok());
+          if (auth->ok()) {
+            spdlog::info("smtp session={} event=authenticated user={}", session_id, auth->user());
+          } else {
+            spdlog::warn("smtp session={} event=auth_failed user=\"{}\" client={}", session_id, auth->user(),
+                         conn->peer_ip());
+            std::error_code ignored;
+            penalty.expires_after(delay);
+            co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+          }
+          session.resolve_auth(auth->ok(), auth->user());
+          auth.reset();
+          break;
+        }
+        case smtp::Request::Kind::message: {
+          const std::string tls_version = conn->tls_version();
+          const std::string tls_cipher = conn->tls_cipher();
+          store = std::make_unique<StoreTask>(ctx, session, session_id, tls_version, tls_cipher);
           co_await net::offload(ctx.server, *store);
           session.resolve_message(store->reply());
           store.reset();
           break;
+        }
       }
       continue;
     }

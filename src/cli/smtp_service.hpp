@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include <asio/awaitable.hpp>
 
@@ -11,6 +13,7 @@
 #include "delivery/runner.hpp"
 #include "directory/directory.hpp"
 #include "net/server.hpp"
+#include "net/tls.hpp"
 #include "queue/journal.hpp"
 #include "queue/spool.hpp"
 #include "smtp/server_session.hpp"
@@ -23,9 +26,13 @@ struct SmtpContext {
   queue::Journal& journal;
   queue::Spool& spool;
   delivery::Runner& runner;
-  std::shared_ptr<const core::Config> config;  // replaced on SIGHUP; read on the event loop only
+  std::shared_ptr<const core::Config> config;                    // replaced on SIGHUP; read on the event loop only
+  net::TlsContextPtr tls;                                        // replaced on SIGHUP; null if TLS could not be set up
+  std::unordered_map<std::string, std::uint32_t> auth_failures;  // per client address, event loop only
 };
 
-asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor);
+// `implicit_tls`: the submissions listener (RFC 8314), TLS before the greeting.
+asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor,
+                                 bool implicit_tls);
 
 }  // namespace poshta::cli

@@ -56,6 +56,8 @@ class Loader {
         }
       } else if (k == "domains") {
         domains(node);
+      } else if (k == "trusted_networks") {
+        trusted_networks(node);
       } else if (k == "listen") {
         listeners(node);
       } else if (k == "tls") {
@@ -133,6 +135,22 @@ class Loader {
     }
   }
 
+  void trusted_networks(const toml::node& node) {
+    const auto* arr = node.as_array();
+    if (!arr) return problem(node, "trusted_networks must be an array of networks such as \"192.0.2.0/24\"");
+    config().trusted_networks.clear();
+    for (auto&& item : *arr) {
+      auto s = item.value<std::string>();
+      auto network = s ? Network::parse(*s) : std::nullopt;
+      if (!network) {
+        problem(item, "trusted_networks: '" + (s ? *s : std::string("?")) +
+                          "' is not a network (an address, or address/prefix such as 192.0.2.0/24)");
+        continue;
+      }
+      config().trusted_networks.push_back(std::move(*network));
+    }
+  }
+
   void listeners(const toml::node& node) {
     const auto* arr = node.as_array();
     if (!arr || !arr->is_array_of_tables()) {
@@ -199,9 +217,10 @@ class Loader {
         if (auto s = string_of(value, key.str())) config().tls.private_key = *s;
       } else {
         unknown(value, "tls", key.str());
-        continue;
       }
-      problem(value, "TLS is not served by this version; [tls] " + std::string(key.str()) + " is ignored", false);
+    }
+    if (config().tls.certificate.empty() != config().tls.private_key.empty()) {
+      problem(node, "[tls] needs both certificate and private_key");
     }
   }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/network.hpp"
+
 namespace poshta::core {
 
 enum class Protocol { smtp, submission, submissions, lmtp, imap, imaps, pop3, pop3s };
@@ -33,6 +35,7 @@ struct LimitsConfig {
   std::uint32_t connections = 5000;
   std::uint32_t connections_per_ip = 100;
   std::uint32_t errors = 10;
+  std::uint32_t auth_failures = 3;            // per connection, then 421
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7
   std::chrono::seconds data_timeout{180};     // RFC 5321 §4.5.3.2.5-6
 };
@@ -51,6 +54,7 @@ struct Config {
   std::filesystem::path data_dir = "poshta-data";
   std::vector<std::string> domains{"localhost"};  // lower case
   std::vector<ListenerConfig> listeners;          // default: see default_listeners()
+  std::vector<Network> trusted_networks;          // may relay without AUTH (Postfix's mynetworks)
   TlsConfig tls;
   LimitsConfig limits;
   DeliveryConfig delivery;

@@ -51,8 +51,12 @@ asio::awaitable<std::size_t> Connection::read_some(std::span<char> buf, std::chr
     co_return 0;
   }
   arm(timeout);
-  const std::size_t n = co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
+  const auto buffer = asio::buffer(buf.data(), buf.size());
+  std::size_t n = 0;
+  if (tls_)
+    n = co_await tls_->async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+  else
+    n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
   deadline_.cancel();
   if (ec == asio::error::operation_aborted) {
     if (timed_out_) ec = std::make_error_code(std::errc::timed_out);
@@ -64,10 +68,30 @@ asio::awaitable<std::size_t> Connection::read_some(std::span<char> buf, std::chr
 asio::awaitable<void> Connection::write(std::string_view data, std::chrono::seconds timeout, std::error_code& ec) {
   ec.clear();
   arm(timeout);
-  co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  const auto buffer = asio::buffer(data.data(), data.size());
+  if (tls_)
+    co_await asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+  else
+    co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
   deadline_.cancel();
   if (ec == asio::error::operation_aborted && timed_out_) ec = std::make_error_code(std::errc::timed_out);
+}
+
+asio::awaitable<void> Connection::start_tls(std::chrono::seconds timeout, std::error_code& ec) {
+  ec.clear();
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+  arm(timeout);
+  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  deadline_.cancel();
+  if (ec == asio::error::operation_aborted && timed_out_) ec = std::make_error_code(std::errc::timed_out);
+}
+
+std::string Connection::tls_version() const {
+  return tls_ ? SSL_get_version(tls_->native_handle()) : "";
+}
+
+std::string Connection::tls_cipher() const {
+  return tls_ ? SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle())) : "";
 }
 
 void Connection::interrupt() {

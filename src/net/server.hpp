@@ -14,6 +14,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
@@ -45,6 +46,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // is asio::error::operation_aborted.
   asio::awaitable<std::size_t> read_some(std::span<char> buf, std::chrono::seconds timeout, std::error_code& ec);
   asio::awaitable<void> write(std::string_view data, std::chrono::seconds timeout, std::error_code& ec);
+  // The TLS handshake (STARTTLS, or at once for implicit TLS) with the
+  // context `ctx`, which the connection keeps alive; afterwards reads and
+  // writes go through TLS. (Two calls, so that no shared_ptr is passed
+  // into the coroutine: see offload() below on g++ 12.)
+  void use_tls_context(std::shared_ptr<asio::ssl::context> ctx) { tls_context_ = std::move(ctx); }
+  asio::awaitable<void> start_tls(std::chrono::seconds timeout, std::error_code& ec);
+  bool tls_active() const { return tls_ != nullptr; }
+  std::string tls_version() const;  // "TLSv1.3"; empty without TLS
+  std::string tls_cipher() const;
   // Cancels a pending read (the server is stopping).
   void interrupt();
   void close();
@@ -57,6 +67,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void arm(std::chrono::seconds timeout);
 
   asio::ip::tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   asio::steady_timer deadline_;
   Server& server_;
   std::string listener_;

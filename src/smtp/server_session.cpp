@@ -14,6 +14,8 @@ namespace {
 // NOTIFY, ORCPT: RFC 3461 §5 alone allows 500 octets for ORCPT).
 constexpr std::size_t kMaxCommandLine = 512;
 constexpr std::size_t kMaxParamLine = 2048;
+// RFC 4954 §4: a line of the SASL exchange may be 12,288 octets.
+constexpr std::size_t kMaxAuthLine = 12288;
 // RFC 5321 §6.3: a message with this many Received fields is looping.
 constexpr std::size_t kMaxReceived = 50;
 
@@ -25,7 +27,7 @@ bool is_param_verb(std::string_view name) {
 }  // namespace
 
 ServerSession::ServerSession(SessionConfig config, std::string peer_ip)
-    : config_(std::move(config)), peer_ip_(std::move(peer_ip)) {}
+    : config_(std::move(config)), peer_ip_(std::move(peer_ip)), tls_active_(config_.tls_active) {}
 
 void ServerSession::start() {
   append_reply(output_, {220, {}, config_.hostname + " ESMTP Poshta"});
@@ -80,7 +82,7 @@ void ServerSession::process() {
 }
 
 void ServerSession::consume_input() {
-  while (!closing_ && !pending_ && !input_.empty()) {
+  while (!closing_ && !pending_ && !tls_requested_ && !input_.empty()) {
     if (phase_ == Phase::data) {
       const std::size_t used = framer_->feed(input_, txn_->content);
       input_.erase(0, used);
@@ -93,7 +95,7 @@ void ServerSession::consume_input() {
     }
     const auto lf = input_.find('\n');
     if (lf == std::string::npos) {
-      if (input_.size() > kMaxParamLine) {  // no line end in sight: drop what we have
+      if (input_.size() > (phase_ == Phase::auth ? kMaxAuthLine : kMaxParamLine)) {  // no end in sight: drop it
         discarding_line_ = true;
         input_.clear();
       }
@@ -105,7 +107,17 @@ void ServerSession::consume_input() {
     input_.erase(0, lf + 1);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (std::exchange(discarding_line_, false)) {
-      reply({500, "5.5.2", "Line too long"});
+      if (phase_ == Phase::auth) {  // RFC 4954 §4: 500 5.5.6
+        phase_ = Phase::command;
+        sasl_.reset();
+        reply({500, "5.5.6", "Authentication exchange line is too long"});
+      } else {
+        reply({500, "5.5.2", "Line too long"});
+      }
+      continue;
+    }
+    if (phase_ == Phase::auth) {
+      sasl_step(sasl_->respond(line));
       continue;
     }
     handle_line(line);
@@ -114,7 +126,9 @@ void ServerSession::consume_input() {
 
 void ServerSession::handle_line(std::string_view line) {
   const CommandLine cmd = split_command(line);
-  const std::size_t limit = is_param_verb(cmd.name) ? kMaxParamLine : kMaxCommandLine;
+  const std::size_t limit = is_param_verb(cmd.name)           ? kMaxParamLine
+                            : core::iequals(cmd.name, "AUTH") ? kMaxAuthLine
+                                                              : kMaxCommandLine;
   if (line.size() + 2 > limit) {
     reply({500, "5.5.2", "Line too long"});
     return;
@@ -156,8 +170,8 @@ void ServerSession::handle_command(const CommandLine& cmd) {
     case Verb::vrfy: return do_lookup(cmd, Request::Kind::verify);
     case Verb::expn: return do_lookup(cmd, Request::Kind::expand);
     case Verb::help: return do_help(cmd);
-    case Verb::starttls: return reply({502, "5.5.1", "STARTTLS is not offered by this server"});
-    case Verb::auth: return reply({502, "5.5.1", "AUTH is not offered by this server"});
+    case Verb::starttls: return do_starttls(cmd);
+    case Verb::auth: return do_auth(cmd);
     case Verb::lhlo:  // LMTP's greeting has no meaning in SMTP
     case Verb::unknown: return reply({500, "5.5.2", "Command not recognized"});
   }
@@ -175,17 +189,18 @@ void ServerSession::do_helo(const CommandLine& cmd, bool extended) {
   esmtp_ = extended;
   reset_transaction();  // RFC 5321 §4.1.4
   if (!extended) return append_reply(output_, {250, {}, config_.hostname});
-  append_reply(output_, {250,
-                         {},
-                         config_.hostname + " greets " + helo_ + "\nPIPELINING\nSIZE " +
-                             std::to_string(config_.max_message_size) +
-                             "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nDSN\nHELP"});
+  std::string text = config_.hostname + " greets " + helo_ + "\nPIPELINING\nSIZE " +
+                     std::to_string(config_.max_message_size) +
+                     "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nDSN\nHELP";
+  if (config_.starttls && !tls_active_) text += "\nSTARTTLS";
+  if (auth_offered()) text += "\nAUTH " + std::string(auth::SaslServer::kMechanisms);
+  append_reply(output_, {250, {}, std::move(text)});
 }
 
 void ServerSession::do_mail(const CommandLine& cmd) {
   if (helo_.empty()) return reply({503, "5.5.1", "Send HELO or EHLO first"});
   if (txn_) return reply({503, "5.5.1", "Nested MAIL command: send RSET first"});
-  if (config_.flavor == Flavor::submission) {
+  if (config_.flavor == Flavor::submission && user_.empty()) {
     return reply({530, "5.7.0", "Authentication required"});
   }
   MailArgs args;
@@ -194,10 +209,31 @@ void ServerSession::do_mail(const CommandLine& cmd) {
     return reply(
         {552, "5.3.4", "Message size exceeds the limit of " + std::to_string(config_.max_message_size) + " octets"});
   }
-  txn_.emplace();
-  txn_->mode = cmd.verb;
-  txn_->mail = std::move(args);
-  reply({250, "2.1.0", "Sender <" + txn_->mail.address + "> OK"});
+  pending_mode_ = cmd.verb;
+  pending_mail_ = std::move(args);
+  if (!user_.empty()) {
+    // docs/SPEC.md promise 2: an authenticated user sends only as itself.
+    pending_ = Request{Request::Kind::sender, pending_mail_->address, {}, false};
+    return;
+  }
+  settle_sender({250, "2.1.0", "Sender <" + pending_mail_->address + "> OK"});
+}
+
+void ServerSession::settle_sender(const Reply& r) {
+  if (r.positive()) {
+    txn_.emplace();
+    txn_->mode = pending_mode_;
+    txn_->mail = std::move(*pending_mail_);
+  }
+  pending_mail_.reset();
+  reply(r);
+}
+
+void ServerSession::resolve_sender(Reply r) {
+  if (!pending_ || pending_->kind != Request::Kind::sender || !pending_mail_) return;
+  pending_.reset();
+  settle_sender(r);
+  process();
 }
 
 void ServerSession::do_rcpt(const CommandLine& cmd) {
@@ -213,7 +249,7 @@ void ServerSession::do_rcpt(const CommandLine& cmd) {
     // RFC 821 SEND delivers to a user's terminal; this host has none.
     return reply({450, "4.2.0", "<" + args.address + "> is not logged in at a terminal"});
   }
-  pending_ = Request{Request::Kind::recipient, args.address};
+  pending_ = Request{Request::Kind::recipient, args.address, {}, !user_.empty() || config_.relay_trusted};
   txn_->recipients.push_back({std::move(args), {}});
 }
 
@@ -307,7 +343,7 @@ void ServerSession::finish_message() {
     reset_transaction();
     return reply(std::move(*refusal));
   }
-  pending_ = Request{Request::Kind::message, {}};
+  pending_ = Request{Request::Kind::message, {}, {}, false};
 }
 
 void ServerSession::resolve_message(Reply r) {
@@ -325,13 +361,95 @@ void ServerSession::do_lookup(const CommandLine& cmd, Request::Kind kind) {
   if (arg.empty()) {
     return reply({501, "5.5.4", kind == Request::Kind::verify ? "Syntax: VRFY <address>" : "Syntax: EXPN <list>"});
   }
-  pending_ = Request{kind, std::string(arg)};
+  pending_ = Request{kind, std::string(arg), {}, false};
 }
 
 void ServerSession::resolve_lookup(Reply r) {
   if (!pending_ || (pending_->kind != Request::Kind::verify && pending_->kind != Request::Kind::expand)) return;
   pending_.reset();
   reply(std::move(r));
+  process();
+}
+
+void ServerSession::do_starttls(const CommandLine& cmd) {
+  if (!cmd.args.empty()) return reply({501, "5.5.4", "Syntax: STARTTLS"});
+  if (!config_.starttls) return reply({502, "5.5.1", "STARTTLS is not offered by this server"});
+  if (tls_active_) return reply({503, "5.5.1", "TLS is already active"});
+  append_reply(output_, {220, "2.0.0", "Ready to start TLS"});
+  tls_requested_ = true;
+  input_.clear();  // pipelined plaintext after STARTTLS is never trusted (CVE-2011-0411)
+}
+
+void ServerSession::tls_started() {
+  // RFC 3207 §4.2: forget everything learnt before TLS.
+  tls_requested_ = false;
+  tls_active_ = true;
+  input_.clear();
+  helo_.clear();
+  esmtp_ = false;
+  user_.clear();
+  reset_transaction();
+  pending_mail_.reset();
+  sasl_.reset();
+  phase_ = Phase::command;
+}
+
+void ServerSession::do_auth(const CommandLine& cmd) {
+  if (config_.flavor != Flavor::submission) return reply({502, "5.5.1", "AUTH is offered on the submission port"});
+  if (!tls_active_) {
+    return reply({538, "5.7.11", "Encryption required for requested authentication mechanism: use STARTTLS"});
+  }
+  if (helo_.empty()) return reply({503, "5.5.1", "Send EHLO first"});
+  if (!user_.empty()) return reply({503, "5.5.1", "Already authenticated"});
+  if (txn_) return reply({503, "5.5.1", "AUTH is not allowed during a mail transaction"});
+  const auto sp = cmd.args.find(' ');
+  const std::string_view mechanism = cmd.args.substr(0, sp);
+  if (mechanism.empty()) return reply({501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"});
+  sasl_ = auth::SaslServer::create(mechanism);
+  if (!sasl_) {
+    return reply(
+        {504, "5.5.4", "Unrecognized authentication type; offered: " + std::string(auth::SaslServer::kMechanisms)});
+  }
+  std::optional<std::string_view> initial;
+  if (sp != std::string_view::npos) initial = cmd.args.substr(sp + 1);
+  sasl_step(sasl_->begin(initial));
+}
+
+void ServerSession::sasl_step(const auth::SaslServer::Step& step) {
+  using Status = auth::SaslServer::Status;
+  switch (step.status) {
+    case Status::challenge:
+      phase_ = Phase::auth;
+      append_reply(output_, {334, {}, step.challenge});
+      return;
+    case Status::done:
+      phase_ = Phase::command;
+      pending_ = Request{Request::Kind::auth, sasl_->credentials().username, sasl_->credentials().password, false};
+      sasl_.reset();
+      return;
+    case Status::cancelled:
+      phase_ = Phase::command;
+      sasl_.reset();
+      return reply({501, "5.7.0", "Authentication cancelled"});
+    case Status::failed:
+      phase_ = Phase::command;
+      sasl_.reset();
+      return reply({501, "5.5.2", "Cannot decode the response: " + step.error});
+  }
+}
+
+void ServerSession::resolve_auth(bool ok, const std::string& user) {
+  if (!pending_ || pending_->kind != Request::Kind::auth) return;
+  pending_.reset();  // the password goes with it
+  if (ok) {
+    user_ = user;
+    reply({235, "2.7.0", "Authentication successful"});
+  } else if (++auth_failures_ >= config_.max_auth_failures) {
+    append_reply(output_, {535, "5.7.8", "Authentication credentials invalid"});
+    close_with({421, "4.7.0", config_.hostname + " Too many authentication failures, closing connection"});
+  } else {
+    reply({535, "5.7.8", "Authentication credentials invalid"});
+  }
   process();
 }
 

@@ -12,8 +12,17 @@
 // Phases: `command` reads CRLF-terminated lines (at most 512 octets, 2048
 // for MAIL/RCPT with their ESMTP parameters); `data` hands the content to a
 // DataFramer until <CRLF>.<CRLF>; `chunk` takes exactly the octets a BDAT
-// announced. Transaction state (sender, recipients, content) lives in
-// `Transaction` and is reset by RSET, HELO/EHLO and the end of each message.
+// announced; `auth` reads the lines of a SASL exchange. Transaction state
+// (sender, recipients, content) lives in `Transaction` and is reset by RSET,
+// HELO/EHLO and the end of each message.
+//
+// STARTTLS (RFC 3207): after the 220 the session wants_tls(); everything
+// the client sent after the command is discarded (pipelined plaintext must
+// not be taken as if it came over TLS, CVE-2011-0411), and once the
+// transport has done the handshake, tls_started() forgets all state, HELO
+// and authentication included (§4.2). AUTH (RFC 4954) is offered only on
+// submission listeners and only over TLS; the credentials become a request
+// whose answer is resolve_auth().
 #pragma once
 
 #include <cstdint>
@@ -22,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/sasl.hpp"
 #include "smtp/command.hpp"
 #include "smtp/data_framer.hpp"
 #include "smtp/reply.hpp"
@@ -33,6 +43,10 @@ enum class Flavor { smtp, submission };
 struct SessionConfig {
   std::string hostname;
   Flavor flavor = Flavor::smtp;
+  bool starttls = false;       // STARTTLS can be offered (the server has a TLS context)
+  bool tls_active = false;     // implicit TLS: the session starts inside TLS
+  bool relay_trusted = false;  // the client is in trusted_networks
+  std::uint32_t max_auth_failures = 3;
   std::uint64_t max_message_size = 26214400;
   std::uint32_t max_recipients = 100;
   std::uint32_t max_errors = 10;
@@ -58,9 +72,11 @@ struct Transaction {
 };
 
 struct Request {
-  enum class Kind { recipient, verify, expand, message };
+  enum class Kind { recipient, verify, expand, message, auth, sender };
   Kind kind = Kind::recipient;
-  std::string address;  // recipient, verify, expand: as the client wrote it
+  std::string address;     // recipient, verify, expand, sender: as the client wrote it; auth: the user name
+  std::string password;    // auth only
+  bool may_relay = false;  // recipient: the client is authenticated or trusted
 };
 
 struct RecipientVerdict {
@@ -83,10 +99,16 @@ class ServerSession {
   const Transaction& transaction() const { return *txn_; }
 
   void resolve_recipient(RecipientVerdict verdict);
+  // `user` is the canonical name to record when `ok`.
+  void resolve_auth(bool ok, const std::string& user);
+  // 2xx: the authenticated user may use this sender address.
+  void resolve_sender(Reply reply);
   void resolve_lookup(Reply reply);   // VRFY or EXPN
   void resolve_message(Reply reply);  // the message was queued (2xx) or not
 
   // The transport's events.
+  bool wants_tls() const { return tls_requested_; }
+  void tls_started();
   void timeout();
   void shutdown();  // the server is stopping; call when !busy()
 
@@ -100,11 +122,13 @@ class ServerSession {
   bool in_data() const { return phase_ != Phase::command; }
 
   const std::string& helo_name() const { return helo_; }
+  bool tls_active() const { return tls_active_; }
+  const std::string& authenticated_user() const { return user_; }
   bool esmtp() const { return esmtp_; }
   const std::string& peer_ip() const { return peer_ip_; }
 
  private:
-  enum class Phase { command, data, chunk };
+  enum class Phase { command, data, chunk, auth };
 
   void process();
   void consume_input();
@@ -121,6 +145,11 @@ class ServerSession {
   void do_bdat(const CommandLine& cmd);
   void do_help(const CommandLine& cmd);
   void do_lookup(const CommandLine& cmd, Request::Kind kind);
+  void do_starttls(const CommandLine& cmd);
+  void do_auth(const CommandLine& cmd);
+  void sasl_step(const auth::SaslServer::Step& step);
+  void settle_sender(const Reply& r);
+  bool auth_offered() const { return config_.flavor == Flavor::submission && tls_active_; }
   void consume_chunk();
   void finish_message();
 
@@ -139,6 +168,13 @@ class ServerSession {
   bool chunk_discard_ = false;    // the BDAT was refused; its octets are skipped
   bool discarding_line_ = false;  // an overlong command line, skipped to its end
   std::uint32_t errors_ = 0;
+  bool tls_active_ = false;
+  bool tls_requested_ = false;
+  std::string user_;  // authenticated user, empty if none
+  std::uint32_t auth_failures_ = 0;
+  std::optional<auth::SaslServer> sasl_;
+  std::optional<MailArgs> pending_mail_;  // MAIL waiting for its sender check
+  Verb pending_mode_ = Verb::mail;
   bool closing_ = false;
   bool shutting_down_ = false;
 };

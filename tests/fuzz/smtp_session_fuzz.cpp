@@ -20,6 +20,8 @@ void drain(poshta::smtp::ServerSession& s) {
       case Kind::verify:
       case Kind::expand: s.resolve_lookup({250, "2.1.5", "<a@b>"}); break;
       case Kind::message: s.resolve_message({250, "2.0.0", "queued"}); break;
+      case Kind::auth: s.resolve_auth(s.request().password == "right", s.request().address); break;
+      case Kind::sender: s.resolve_sender({250, "2.1.0", "OK"}); break;
     }
   }
 }

@@ -644,10 +644,10 @@ TEST(ServerSession, QuitInsideATransactionCloses) {
   EXPECT_TRUE(c.s.closing());
 }
 
-TEST(ServerSession, StarttlsAndAuthAreNotOffered) {
+TEST(ServerSession, WithoutTlsAndOnPort25StarttlsAndAuthAreNotOffered) {
   Client c;
   EXPECT_EQ(c.send("STARTTLS\r\n"), "502 5.5.1 STARTTLS is not offered by this server\r\n");
-  EXPECT_EQ(c.send("AUTH PLAIN\r\n"), "502 5.5.1 AUTH is not offered by this server\r\n");
+  EXPECT_EQ(c.send("AUTH PLAIN\r\n"), "502 5.5.1 AUTH is offered on the submission port\r\n");
 }
 
 TEST(ServerSession, BareLfEndsACommandLine) {
@@ -900,6 +900,8 @@ void drain(ServerSession& s) {
       case Request::Kind::verify:
       case Request::Kind::expand: s.resolve_lookup({252, "2.5.0", "Cannot VRFY"}); break;
       case Request::Kind::message: s.resolve_message({250, "2.0.0", "queued"}); break;
+      case Request::Kind::auth: s.resolve_auth(s.request().password == "right", s.request().address); break;
+      case Request::Kind::sender: s.resolve_sender({250, "2.1.0", "OK"}); break;
     }
   }
 }
