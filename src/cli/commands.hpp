@@ -31,6 +31,10 @@ int alias_add(const core::Config& config, const std::string& alias, const std::v
 int alias_del(const core::Config& config, const std::string& alias);
 int alias_list(const core::Config& config);
 
+// sendmail(8): `args` are the arguments after "sendmail"; returns a
+// sysexits.h code.
+int sendmail(const std::vector<std::string>& args, const std::filesystem::path& default_config);
+
 // "poshta: error: ..." on stderr; returns 1.
 int user_error(const std::string& message);
 

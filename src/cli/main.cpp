@@ -21,6 +21,28 @@ int with_config(const std::string& path, Fn fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // sendmail(8) has its own flag syntax (-fuser, -oi...): it is parsed apart,
+  // whether the binary runs as "sendmail" or as "poshta [-c FILE] sendmail".
+  if (argc > 0 && std::filesystem::path(argv[0]).filename() == "sendmail") {
+    return poshta::cli::sendmail({argv + 1, argv + argc}, poshta::core::default_config_path());
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "sendmail") {
+      std::vector<std::string> rest(argv + i + 1, argv + argc);
+      if (i == 3 && (std::string(argv[1]) == "-c" || std::string(argv[1]) == "--config")) {
+        rest.insert(rest.begin(), {"-c", argv[2]});
+      } else if (i != 1) {
+        break;  // not in the place of a subcommand: let the parser complain
+      }
+      return poshta::cli::sendmail(rest, poshta::core::default_config_path());
+    }
+    if (a == "-c" || a == "--config")
+      ++i;
+    else
+      break;
+  }
+
   CLI::App app{"Poshta: SMTP, Maildir delivery, and more, in one program"};
   app.require_subcommand(1);
   std::string config_path;
@@ -38,6 +60,8 @@ int main(int argc, char** argv) {
   serve->add_flag("-v,--verbose", verbose, "debug logging");
   auto* check = sub(&app, "check", "validate the configuration");
   auto* version = sub(&app, "version", "show the version and library versions");
+  // Listed for --help; the arguments are parsed by the sendmail(8) parser above.
+  sub(&app, "sendmail", "read a message on stdin and queue it (sendmail(8) flags: -t -i -f -F)")->allow_extras();
 
   std::string address, domain, alias;
   std::vector<std::string> targets;

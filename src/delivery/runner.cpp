@@ -14,6 +14,8 @@ namespace {
 constexpr int kWorkers = 2;
 constexpr std::size_t kMaxBatch = 128;
 constexpr std::size_t kMaxBacklog = 4096;  // ready messages held in memory
+// How often queue/incoming/ (poshta sendmail) is looked at.
+constexpr std::chrono::seconds kPickupInterval{1};
 
 bool due(const queue::Envelope& env, std::int64_t now) {
   if (env.held) return false;
@@ -106,9 +108,33 @@ queue::RetryPolicy Runner::retry_policy() {
   return retry_;
 }
 
+void Runner::pick_up() {
+  auto incoming = spool_.take_incoming();
+  for (const auto& id : incoming.moved_aside) {
+    spdlog::error("queue queue_id={} event=moved_aside reason=\"unreadable file in incoming/\" path=queue/corrupt/{}",
+                  id, id);
+  }
+  if (incoming.taken.empty()) return;
+  std::lock_guard lock(mutex_);
+  for (auto& env : incoming.taken) {
+    spdlog::info("queue queue_id={} event=picked_up from=<{}> rcpts={} size={}", env.id, env.sender,
+                 env.recipients.size(), env.size);
+    ready_.push_back({std::move(env), nullptr, 0});
+  }
+  wake_.notify_all();
+}
+
 void Runner::work() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    const auto tick = std::chrono::steady_clock::now();
+    if (tick >= next_pickup_) {
+      next_pickup_ = tick + kPickupInterval;
+      lock.unlock();
+      pick_up();
+      lock.lock();
+      continue;
+    }
     const std::int64_t now = unix_now();
     std::int64_t next_wake = INT64_MAX;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -127,10 +153,8 @@ void Runner::work() {
     }
     flush_ = false;
     if (ready_.empty()) {
-      if (next_wake == INT64_MAX)
-        wake_.wait(lock);
-      else
-        wake_.wait_for(lock, std::chrono::seconds(std::clamp<std::int64_t>(next_wake - now, 1, 3600)));
+      const auto until_due = std::chrono::seconds(std::clamp<std::int64_t>(next_wake - now, 1, 3600));
+      wake_.wait_until(lock, std::min(std::chrono::steady_clock::now() + until_due, next_pickup_));
       continue;
     }
     std::vector<Job> batch;

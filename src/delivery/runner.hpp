@@ -4,9 +4,12 @@
 // there once every recipient is done; if some must wait, it is moved into
 // the spool first. A spooled message leaves the spool when every recipient
 // is done, otherwise its envelope is updated and it waits for its earliest
-// next attempt. `flush` makes every deferred recipient due now.
+// next attempt. `flush` makes every deferred recipient due now. Once a
+// second a worker also picks up what `poshta sendmail` left in
+// queue/incoming/.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -55,6 +58,7 @@ class Runner {
   };
 
   void work();
+  void pick_up();
   void process(std::vector<Job>& batch);
   void settle(Job& job, bool changed, std::vector<std::uint64_t>& journal_done);
 
@@ -71,6 +75,7 @@ class Runner {
   queue::RetryPolicy retry_;
   bool stopping_ = false;
   bool flush_ = false;
+  std::chrono::steady_clock::time_point next_pickup_{};
   std::vector<std::thread> workers_;
 };
 

@@ -1,5 +1,7 @@
 #include "queue/spool.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -50,7 +52,7 @@ std::optional<StoredMessage> parse_stored(std::string_view stored) {
 }
 
 Spool::Spool(std::filesystem::path dir, core::GroupSync& sync) : dir_(std::move(dir)), sync_(sync) {
-  for (const char* sub : {"msg", "env", "tmp"}) {
+  for (const char* sub : {"msg", "env", "tmp", "incoming", "corrupt"}) {
     if (auto ec = core::make_directories(dir_ / sub)) {
       throw std::runtime_error("cannot create " + (dir_ / sub).string() + ": " + ec.message());
     }
@@ -76,6 +78,44 @@ std::error_code Spool::store(Envelope& env, std::span<const std::string_view> pa
     return ec;
   }
   return {};
+}
+
+std::error_code Spool::store_incoming(Envelope& env, std::span<const std::string_view> parts) {
+  const std::string header = stored_header(env, parts);
+  std::vector<std::string_view> all;
+  all.reserve(parts.size() + 1);
+  all.push_back(header);
+  all.insert(all.end(), parts.begin(), parts.end());
+  // Written under a dot name and renamed, so the server never picks up half a file.
+  const auto tmp = dir_ / "incoming" / ("." + env.id);
+  const auto path = dir_ / "incoming" / env.id;
+  if (auto ec = core::write_new_file(tmp, all, core::Sync::file)) return ec;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto ec = core::errno_code(errno);
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  return core::sync_directory(dir_ / "incoming");
+}
+
+Spool::Incoming Spool::take_incoming() {
+  Incoming out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "incoming", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;  // still being written
+    auto file = core::read_file(entry.path());
+    std::optional<StoredMessage> stored;
+    if (file) stored = parse_stored(*file);
+    if (!stored || stored->envelope.id != name ||
+        ::renameat2(AT_FDCWD, entry.path().c_str(), AT_FDCWD, msg_path(name).c_str(), RENAME_NOREPLACE) != 0) {
+      ::rename(entry.path().c_str(), (dir_ / "corrupt" / name).c_str());
+      out.moved_aside.push_back(name);
+      continue;
+    }
+    out.taken.push_back(std::move(stored->envelope));
+  }
+  return out;
 }
 
 std::error_code Spool::update(const Envelope& env) {

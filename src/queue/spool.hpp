@@ -5,6 +5,8 @@
 //   env/<id>   the envelope's later states (recipients tried, deferred,
 //              delivered), replaced atomically through tmp/ + rename
 //   tmp/       envelopes being replaced
+//   incoming/  messages from `poshta sendmail`, written while the server may
+//              not run; the server moves them into msg/ (take_incoming)
 //
 // store() writes msg/<id>, fsyncs it, makes its directory entry durable
 // with a GroupSync flush, and only then returns: that is what lets the SMTP
@@ -42,6 +44,19 @@ class Spool {
   // Writes envelope `env` (whose size and crc it fills in) and the content
   // (the concatenation of `parts`), durably. Blocks on fsync.
   std::error_code store(Envelope& env, std::span<const std::string_view> parts);
+
+  // For `poshta sendmail`: writes the message into incoming/ durably (file
+  // and directory fsync'd, no server needed). The envelope's id comes from
+  // new_id(); its size and CRC are filled in.
+  std::error_code store_incoming(Envelope& env, std::span<const std::string_view> parts);
+
+  // For the server: moves what arrived in incoming/ into the spool and
+  // returns the envelopes. Broken files are moved aside into corrupt/.
+  struct Incoming {
+    std::vector<Envelope> taken;
+    std::vector<std::string> moved_aside;
+  };
+  Incoming take_incoming();
 
   // Records the envelope's new state (atomic replace, not synced).
   std::error_code update(const Envelope& env);
