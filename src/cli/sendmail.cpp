@@ -14,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "core/address.hpp"
+#include "core/files.hpp"
 #include "core/group_sync.hpp"
 #include "directory/directory.hpp"
 #include "mime/address_list.hpp"
@@ -44,9 +45,24 @@ struct Options {
   std::vector<std::string> recipients;
 };
 
+constexpr const char* kUsage = "usage: sendmail [-t] [-i] [-f sender] [-F name] [-c config] [recipient...]\n";
+
 int usage(const std::string& why) {
-  std::cerr << "sendmail: " << why << "\nusage: sendmail [-t] [-i] [-f sender] [-F name] [-c config] [recipient...]\n";
+  std::cerr << "sendmail: " << why << "\n" << kUsage;
   return kExUsage;
+}
+
+int help() {
+  std::cout << kUsage << R"(Reads one message on stdin and queues it for delivery.
+  -t          take recipients from the To, Cc and Bcc fields too (Bcc is removed)
+  -i, -oi     a line with a single dot does not end the message
+  -f SENDER   the envelope sender (default: your login name @ the host name)
+  -F NAME     the From display name, when the message has no From
+  -c FILE     the Poshta configuration (default: ./poshta.toml or the embedded defaults)
+A recipient without a domain gets the host name. Exit status as in sysexits.h:
+0 queued, 64 usage, 65 bad message, 67 unknown local user, 75 try again later.
+)";
+  return 0;
 }
 
 // Parses sendmail(8)'s flags, including attached values (-fuser, -FName) and
@@ -63,6 +79,7 @@ std::optional<int> parse(const std::vector<std::string>& args, Options& o) {
       options_done = true;
       continue;
     }
+    if (a == "--help" || a == "-h") return help();
     const char flag = a.size() > 1 ? a[1] : '\0';
     auto value = [&](std::string& out) -> bool {
       if (a.size() > 2) {
@@ -147,7 +164,13 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   // The header: recipients for -t, Bcc removed, what is missing noted.
   std::vector<std::string> recipients;
   for (const auto& r : o.recipients) {
-    for (auto& a : mime::addresses_in(r)) recipients.push_back(std::move(a));
+    auto found = mime::addresses_in(r);
+    // A bare name ("root", as cron writes MAILTO) is name@hostname
+    // (Postfix's append_at_myorigin); postmaster is every domain's.
+    if (found.empty() && !r.empty() && r.find('@') == std::string::npos) {
+      found.push_back(core::iequals(r, "postmaster") ? r : r + "@" + config->hostname);
+    }
+    for (auto& a : found) recipients.push_back(std::move(a));
   }
   bool has_from = false, has_date = false, has_message_id = false;
   std::string kept;  // the header without Bcc
@@ -172,6 +195,10 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   }
   if (recipients.empty()) return usage("no recipients: name them, or use -t with To, Cc or Bcc fields");
 
+  if (auto ec = core::make_directories(config->data_dir)) {
+    std::cerr << "sendmail: cannot create " << config->data_dir.string() << ": " << ec.message() << "\n";
+    return kExTempFail;
+  }
   std::unique_ptr<directory::Directory> dir;
   try {
     dir = std::make_unique<directory::Directory>(config->data_dir / "directory.sqlite", config->domains);
@@ -215,23 +242,27 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   try {
     core::GroupSync flush(core::syncfs_flush({config->data_dir}));
     queue::Spool spool(config->data_dir / "queue", flush);
-    env.id = spool.new_id();
-    env.arrived = std::time(nullptr);
-    const std::string date = smtp::rfc5322_date(env.arrived);
-    // What a submission server adds (RFC 6409 §8), and our trace field.
-    std::string added = "Received: by " + config->hostname + " (Poshta sendmail, from userid " +
-                        std::to_string(::getuid()) + ")\r\n\tid " + env.id + "; " + date + "\r\n";
-    if (!has_from) {
-      added += "From: " + (o.full_name.empty() ? env.sender : o.full_name + " <" + env.sender + ">") + "\r\n";
+    std::error_code ec = std::make_error_code(std::errc::file_exists);
+    for (int attempt = 0; attempt < 5 && ec == std::errc::file_exists; ++attempt) {  // another process took the id
+      env.id = spool.new_id();
+      env.arrived = std::time(nullptr);
+      const std::string date = smtp::rfc5322_date(env.arrived);
+      // What a submission server adds (RFC 6409 §8), and our trace field.
+      std::string added = "Received: by " + config->hostname + " (Poshta sendmail, from userid " +
+                          std::to_string(::getuid()) + ")\r\n\tid " + env.id + "; " + date + "\r\n";
+      if (!has_from) {
+        added += "From: " + (o.full_name.empty() ? env.sender : o.full_name + " <" + env.sender + ">") + "\r\n";
+      }
+      if (!has_date) added += "Date: " + date + "\r\n";
+      if (!has_message_id) added += "Message-ID: <" + env.id + "@" + config->hostname + ">\r\n";
+      // The rest starts with the blank line that ends the header; a message
+      // written without one (only a body, say) gets it.
+      const std::string_view rest = std::string_view(*content).substr(header_end);
+      const bool needs_blank = !rest.empty() && rest.substr(0, 2) != "\r\n";
+      const std::string_view parts[] = {added, kept, needs_blank ? std::string_view("\r\n") : std::string_view(), rest};
+      ec = spool.store_incoming(env, parts);
     }
-    if (!has_date) added += "Date: " + date + "\r\n";
-    if (!has_message_id) added += "Message-ID: <" + env.id + "@" + config->hostname + ">\r\n";
-    // The rest starts with the blank line that ends the header; a message
-    // written without one (only a body, say) gets it.
-    const std::string_view rest = std::string_view(*content).substr(header_end);
-    const bool needs_blank = !rest.empty() && rest.substr(0, 2) != "\r\n";
-    const std::string_view parts[] = {added, kept, needs_blank ? std::string_view("\r\n") : std::string_view(), rest};
-    if (auto ec = spool.store_incoming(env, parts)) {
+    if (ec) {
       std::cerr << "sendmail: cannot queue the message: " << ec.message() << "\n";
       return kExTempFail;
     }

@@ -23,7 +23,7 @@ struct ProtocolInfo {
 constexpr ProtocolInfo kProtocols[] = {
     {"smtp", Protocol::smtp, true},
     {"submission", Protocol::submission, true},
-    {"submissions", Protocol::submissions, false},
+    {"submissions", Protocol::submissions, true},
     {"lmtp", Protocol::lmtp, false},
     {"imap", Protocol::imap, false},
     {"imaps", Protocol::imaps, false},
@@ -240,6 +240,8 @@ class Loader {
         integer_of(value, k, l.connections_per_ip, 1, 1000000);
       else if (k == "errors")
         integer_of(value, k, l.errors, 1, 1000);
+      else if (k == "auth_failures")
+        integer_of(value, k, l.auth_failures, 1, 100);
       else if (k == "command_timeout") {
         if (auto d = duration_of(value, k)) l.command_timeout = *d;
       } else if (k == "data_timeout") {

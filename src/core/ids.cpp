@@ -10,7 +10,10 @@
 namespace poshta::core {
 
 std::string new_queue_id() {
-  static std::atomic<std::uint32_t> counter{0};
+  // Starts at random: two processes (the server and `poshta sendmail`) that
+  // make an id in the same microsecond still differ, almost always; the
+  // spool's exclusive creates catch the rest.
+  static std::atomic<std::uint32_t> counter{std::random_device{}()};
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();

@@ -7,7 +7,7 @@
 namespace poshta::core {
 
 // 16 lower-case hex digits: 13 of microseconds since the epoch, 3 of a
-// process-wide counter. Unique in practice; the spool also creates its files
+// process-wide counter that starts at random. Unique in practice; the spool also creates its files
 // exclusively, so a collision is retried, never overwritten.
 std::string new_queue_id();
 

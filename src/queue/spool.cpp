@@ -90,7 +90,8 @@ std::error_code Spool::store_incoming(Envelope& env, std::span<const std::string
   const auto tmp = dir_ / "incoming" / ("." + env.id);
   const auto path = dir_ / "incoming" / env.id;
   if (auto ec = core::write_new_file(tmp, all, core::Sync::file)) return ec;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  // Never over another process's message: an id collision is EEXIST, and the caller retries.
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
     auto ec = core::errno_code(errno);
     ::unlink(tmp.c_str());
     return ec;
