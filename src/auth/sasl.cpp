@@ -47,6 +47,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
         if (v[k] < 0) return std::nullopt;
       }
     }
+    // RFC 4648 §3.5: the bits past the data must be zero (one text, one encoding).
+    if ((pad == 1 && (v[2] & 0x3) != 0) || (pad == 2 && (v[1] & 0xf) != 0)) return std::nullopt;
     const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
                        (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
     out += static_cast<char>((n >> 16) & 0xff);

@@ -51,7 +51,8 @@ class SaslServer {
   Credentials credentials_;
 };
 
-// Strict RFC 4648 base64 (padding required, no whitespace); nullopt if malformed.
+// Strict RFC 4648 base64 (padding required, no whitespace, canonical
+// padding bits); nullopt if malformed.
 std::optional<std::string> base64_decode(std::string_view in);
 std::string base64_encode(std::string_view in);
 

@@ -149,9 +149,9 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        if (config_path.empty()) {
-          spdlog::info("serve event=reload result=skipped reason=\"running on the embedded defaults\"");
-        } else if (auto next = core::load_config_file(config_path); !next.ok()) {
+        auto next = config_path.empty() ? core::LoadedConfig{core::default_config(), {}}
+                                        : core::load_config_file(config_path);
+        if (!next.ok()) {
           for (const auto& p : next.problems) {
             if (p.fatal) spdlog::error("config {}:{}: {}", next.config.source, p.line, p.message);
           }
@@ -160,6 +160,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           log_problems(next.problems, next.config.source);
           if (next.config.data_dir != config->data_dir) {
             spdlog::warn("serve event=reload note=\"data_dir changes need a restart\"");
+            next.config.data_dir = config->data_dir;
           }
           try {
             smtp_ctx.tls = net::make_tls_context(next.config);  // new connections get the new certificate
