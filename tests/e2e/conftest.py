@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from poshta_helpers import HOST, deadline_poll, free_port, port_open  # noqa: E402
+from poshta_helpers import wait_listening  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 POSHTA_BIN = os.environ.get("POSHTA_BIN", str(ROOT / "build" / "poshta"))
@@ -240,3 +241,50 @@ def poshta_factory(request):
 def poshta(poshta_factory):
     """A running server with the standard test configuration."""
     return poshta_factory()
+
+
+# --------------------------------------------------------------------------
+# TLS/AUTH servers (submission work): a third listener, `submissions`
+# (implicit TLS), top-level keys such as trusted_networks, and a user.
+
+
+@pytest.fixture
+def tls_poshta_factory(poshta_factory):
+    """tls_poshta_factory(extra_toml="", start=True, limits=None,
+    top_level="", submissions=True, user="you@localhost") -> Poshta.
+    Like poshta_factory, plus a `submissions` listener (server.submissions_port),
+    top-level keys (top_level is put before the first table, e.g.
+    'trusted_networks = ["127.0.0.0/8"]') and a user (password
+    poshta_helpers.PASSWORD; user=None for none), added after the start, or
+    at once when start is false. After a restart, call
+    poshta_helpers.wait_listening(server) for the submissions port."""
+
+    def make(extra_toml="", start=True, limits=None, top_level="", submissions=True,
+             user="you@localhost"):
+        server = poshta_factory(extra_toml=extra_toml, start=False, limits=limits)
+        server.submissions_port = None
+        if submissions:
+            port = free_port()
+            while port in (server.smtp_port, server.submission_port):
+                port = free_port()
+            server.submissions_port = port
+            with open(server.cfg, "a") as f:
+                f.write(f'\n[[listen]]\nprotocol = "submissions"\naddress = "{HOST}:{port}"\n')
+        if top_level:
+            server.cfg.write_text(top_level.rstrip("\n") + "\n" + server.cfg.read_text())
+        server.user = user
+        if start:
+            server.start()
+            wait_listening(server)
+        if user:
+            server.add_user(user)
+        return server
+
+    return make
+
+
+@pytest.fixture
+def tls_poshta(tls_poshta_factory):
+    """A running server with smtp, submission and submissions listeners and
+    the user you@localhost."""
+    return tls_poshta_factory()

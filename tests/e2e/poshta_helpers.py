@@ -2,11 +2,14 @@
 message builders and the checks of the stored Maildir format (README.md,
 "Files on disk")."""
 
+import base64
 import email.utils
 import os
 import re
 import smtplib
 import socket
+import ssl
+import subprocess
 import time
 import uuid
 
@@ -127,6 +130,28 @@ class RawSMTP:
 
     def ehlo(self, name="client.test"):
         return self.expect(f"EHLO {name}", 250)
+
+    # TLS (additions for the submission work) --------------------------------
+    def starttls(self, context=None, expect_220=True):
+        """Sends STARTTLS, checks the 220 and performs the TLS handshake.
+        Fails if the server sent anything after its 220 in plain text."""
+        r = self.cmd("STARTTLS")
+        if expect_220:
+            assert r.code == 220, f"STARTTLS: expected 220, got {r!r}"
+        if r.code != 220:
+            return r
+        assert self.buf == b"", f"plain-text bytes after the 220 to STARTTLS: {self.buf!r}"
+        self.wrap(context)
+        return r
+
+    def wrap(self, context=None):
+        """TLS handshake on the current socket (the client side of STARTTLS)."""
+        ctx = context or client_context()
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="mx.test")
+        return self.sock
+
+    def tls_version(self):
+        return self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else None
 
     def read_until_closed(self, timeout=5):
         """Reads until the server closes; returns everything read (including
@@ -363,3 +388,165 @@ def deliver_marker(server, rcpt="postmaster@localhost", port=None):
         return files if hit else None
     files = deadline_poll(arrived, 10, f"marker message in {rcpt}")
     return [f for f in files if tag.encode() not in f.read_bytes()]
+
+
+# --------------------------------------------------------------------------
+# TLS and AUTH (submission work): additions used by test_submission.py and
+# test_sendmail.py
+
+PASSWORD = "correct horse battery staple"     # the default of Poshta.add_user
+
+
+def client_context(minimum=None, maximum=None, ciphers=None):
+    """A TLS client context with verification off (the server's certificate
+    is self-signed); minimum/maximum are ssl.TLSVersion members."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def plain_token(user, password=PASSWORD, authzid=""):
+    """The SASL PLAIN response (RFC 4616), base64."""
+    return b64(f"{authzid}\0{user}\0{password}")
+
+
+def ehlo_keywords(reply):
+    """The EHLO keywords of a 250 reply (first line is the greeting), upper
+    case, mapped to their parameters (upper case too)."""
+    out = {}
+    for line in reply.lines[1:]:
+        parts = line.strip().split()
+        if parts:
+            out[parts[0].upper()] = [p.upper() for p in parts[1:]]
+    return out
+
+
+
+
+class RawSMTPS(RawSMTP):
+    """RawSMTP over implicit TLS (the submissions listener, RFC 8314)."""
+
+    def __init__(self, port, timeout=10, greeting=True, context=None):
+        plain = socket.create_connection((HOST, port), timeout=timeout)
+        ctx = context or client_context()
+        self.sock = ctx.wrap_socket(plain, server_hostname="mx.test")
+        self.buf = b""
+        self.greeting = self.reply() if greeting else None
+
+
+def peer_cert_der(port, starttls=False, timeout=10):
+    """The DER certificate the server presents on port (implicit TLS, or
+    STARTTLS after EHLO when starttls is true)."""
+    if starttls:
+        with RawSMTP(port, timeout=timeout) as c:
+            c.ehlo()
+            c.starttls()
+            der = c.sock.getpeercert(binary_form=True)
+            c.cmd("QUIT")
+            return der
+    with RawSMTPS(port, timeout=timeout) as c:
+        der = c.sock.getpeercert(binary_form=True)
+        c.cmd("QUIT")
+        return der
+
+
+def pem_file_der(path):
+    """DER of the first certificate in a PEM file."""
+    text = open(path).read()
+    m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
+    assert m, f"no certificate in {path}"
+    return ssl.PEM_cert_to_DER_cert(m.group(0))
+
+
+def make_self_signed(directory, cn, name="cert"):
+    """A self-signed certificate and key made with openssl; returns the paths
+    (cert, key)."""
+    cert = os.path.join(directory, f"{name}.pem")
+    key = os.path.join(directory, f"{name}.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "3", "-subj", f"/CN={cn}",
+                        "-addext", f"subjectAltName=DNS:{cn}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"openssl req failed: {r.stderr}"
+    return cert, key
+
+
+def queued_with(server, needle):
+    """Files under <data_dir>/queue whose content contains needle."""
+    queue = server.data_dir / "queue"
+    if not queue.exists():
+        return []
+    out = []
+    for p in queue.rglob("*"):
+        try:
+            if p.is_file() and needle in p.read_bytes():
+                out.append(p)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def wait_listening(server, timeout=10):
+    """After server.start() (which waits for smtp and submission), waits for
+    the submissions listener (server.submissions_port) as well."""
+    port = getattr(server, "submissions_port", None)
+    if port is None:
+        return server
+    end = time.monotonic() + timeout
+    while not port_open(port):
+        if not server.running:
+            raise AssertionError(f"poshta serve exited with {server.proc.returncode}; log:\n"
+                                 + server.log_text(300))
+        if time.monotonic() > end:
+            raise AssertionError(f"poshta serve did not open the submissions port {port} within "
+                                 f"{timeout} s; log:\n" + server.log_text(300))
+        time.sleep(0.02)
+    return server
+
+
+def header_fields(head):
+    """[(name_lower, raw_lines_bytes)] of an LF header section."""
+    fields = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + b"\n" + line)
+        else:
+            fields.append((line.split(b":", 1)[0].strip().lower().decode("latin-1"), line))
+    return fields
+
+
+def check_added_fields(content, original, added, removed=()):
+    """The stored message is `original` (CRLF or LF) plus exactly one field
+    of each name in `added` (lower case; the original lacks them) and
+    without the fields named in `removed`; every other field unchanged and
+    in order, the body byte for byte. Returns {name: unfolded value} of the
+    added fields."""
+    _rp, _dt, _rec, rest = split_stored(content)
+    head, sep, body = rest.partition(b"\n\n")
+    assert sep, f"stored message without a header/body separator: {rest[:500]!r}"
+    ohead, _, obody = to_lf(original).partition(b"\n\n")
+    assert body == obody, f"body changed:\nexpected {obody[:800]!r}\n     got {body[:800]!r}"
+    fields, ofields = header_fields(head), header_fields(ohead)
+    values = {}
+    for name in added:
+        hits = [raw for n, raw in fields if n == name]
+        assert len(hits) == 1, f"expected exactly one {name} field (added), found {hits}: {head!r}"
+        values[name] = b" ".join(l.strip() for l in hits[0].split(b"\n")).split(b":", 1)[1] \
+            .strip().decode("utf-8", "replace")
+    kept = [(n, raw) for n, raw in fields if n not in added]
+    ofields = [(n, raw) for n, raw in ofields if n not in removed]
+    assert kept == ofields, f"header fields changed:\nexpected {ohead!r}\n     got {head!r}"
+    return values
