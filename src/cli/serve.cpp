@@ -122,35 +122,14 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     net::Server server(net_limits(*config), kBlockingThreads);
     SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), {}};
 
-    for (const auto& l : config->listeners) {
-      const std::string name = core::protocol_name(l.protocol);
-      switch (l.protocol) {
-        case core::Protocol::smtp:
-        case core::Protocol::submission:
-        case core::Protocol::submissions: {
-          const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
-          const bool implicit_tls = l.protocol == core::Protocol::submissions;
-          server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
-                        [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
-                          return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
-                        });
-          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
-          break;
-        }
-        default:
-          spdlog::warn("serve event=listener_ignored protocol={} address={} reason=\"not served by this version\"",
-                       name, l.text());
-      }
-    }
-
-    runner.start();
-
+    // Signals are handled before any port is open: a SIGTERM that arrives as
+    // soon as clients can connect must stop the server cleanly, not kill it.
     asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        auto next = config_path.empty() ? core::LoadedConfig{core::default_config(), {}}
-                                        : core::load_config_file(config_path);
+        auto next =
+            config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
         if (!next.ok()) {
           for (const auto& p : next.problems) {
             if (p.fatal) spdlog::error("config {}:{}: {}", next.config.source, p.line, p.message);
@@ -174,6 +153,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           spdlog::info("serve event=reload result=ok note=\"listener changes need a restart\"");
         }
         signals.async_wait(on_signal);
+
         return;
       }
       spdlog::info("serve event=stopping signal={}", sig);
@@ -181,6 +161,29 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
       server.stop(kShutdownGrace);
     };
     signals.async_wait(on_signal);
+
+    for (const auto& l : config->listeners) {
+      const std::string name = core::protocol_name(l.protocol);
+      switch (l.protocol) {
+        case core::Protocol::smtp:
+        case core::Protocol::submission:
+        case core::Protocol::submissions: {
+          const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
+          const bool implicit_tls = l.protocol == core::Protocol::submissions;
+          server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
+                        [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
+                          return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
+                        });
+          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
+          break;
+        }
+        default:
+          spdlog::warn("serve event=listener_ignored protocol={} address={} reason=\"not served by this version\"",
+                       name, l.text());
+      }
+    }
+
+    runner.start();
 
     spdlog::info("serve event=started hostname={} data_dir={} domains={}", config->hostname, data.string(),
                  fmt::join(config->domains, ","));

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -211,10 +213,14 @@ class Loader {
     const auto* table = node.as_table();
     if (!table) return problem(node, "tls must be a table");
     for (auto&& [key, value] : *table) {
-      if (key.str() == "certificate") {
-        if (auto s = string_of(value, key.str())) config().tls.certificate = *s;
-      } else if (key.str() == "private_key") {
-        if (auto s = string_of(value, key.str())) config().tls.private_key = *s;
+      if (key.str() == "certificate" || key.str() == "private_key") {
+        auto s = string_of(value, key.str());
+        if (!s) continue;
+        // The server cannot start without them: say so here, with the line.
+        if (::access(s->c_str(), R_OK) != 0) {
+          problem(value, "cannot read " + std::string(key.str()) + " " + *s + ": " + std::strerror(errno));
+        }
+        (key.str() == "certificate" ? config().tls.certificate : config().tls.private_key) = *s;
       } else {
         unknown(value, "tls", key.str());
       }

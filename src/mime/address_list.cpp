@@ -12,6 +12,21 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// A display name left over ("John Doe a@b") is not an addr-spec; a space
+// inside a quoted local part ("john doe"@b) is.
+bool has_unquoted_space(std::string_view s) {
+  bool quoted = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && quoted)
+      ++i;
+    else if (s[i] == '"')
+      quoted = !quoted;
+    else if (!quoted && (s[i] == ' ' || s[i] == '\t'))
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> addresses_in(std::string_view value) {
@@ -21,7 +36,7 @@ std::vector<std::string> addresses_in(std::string_view value) {
   bool in_angle = false;
   auto finish = [&] {
     std::string address = trim(angle.empty() ? current : angle);
-    if (address.find('@') != std::string::npos && address.find(' ') == std::string::npos) out.push_back(address);
+    if (address.find('@') != std::string::npos && !has_unquoted_space(address)) out.push_back(address);
     current.clear();
     angle.clear();
   };

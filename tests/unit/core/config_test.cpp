@@ -230,13 +230,22 @@ TEST(Config, ImapListenerIsOnlyAWarning) {
 
 TEST(Config, TlsIsTakenAndRelaySettingsAreWarnings) {
   const LoadedConfig c = load_config_text(
-      "[tls]\ncertificate = \"/c.pem\"\nprivate_key = \"/k.pem\"\n[delivery]\nsmarthost = \"10.0.0.1:25\"\n", "t.toml");
+      "[tls]\ncertificate = \"/dev/null\"\nprivate_key = \"/dev/null\"\n[delivery]\nsmarthost = \"10.0.0.1:25\"\n",
+      "t.toml");
   EXPECT_TRUE(c.ok()) << dump(c);
   ASSERT_EQ(c.problems.size(), 1u) << dump(c);  // smarthost: relay is not built yet
   EXPECT_FALSE(c.problems[0].fatal);
   EXPECT_EQ(c.problems[0].line, 5);
-  EXPECT_EQ(c.config.tls.certificate, "/c.pem");
+  EXPECT_EQ(c.config.tls.certificate, "/dev/null");
   EXPECT_EQ(c.config.delivery.smarthost, "10.0.0.1:25");
+}
+
+TEST(Config, AnUnreadableCertificateIsAProblemOnItsLine) {
+  const LoadedConfig c =
+      load_config_text("[tls]\ncertificate = \"/nonexistent/c.pem\"\nprivate_key = \"/dev/null\"\n", "t.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.problems[0].line, 2) << dump(c);
+  EXPECT_NE(c.problems[0].message.find("/nonexistent/c.pem"), std::string::npos) << dump(c);
 }
 
 TEST(Config, TlsNeedsBothCertificateAndKey) {
