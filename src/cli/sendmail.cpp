@@ -12,6 +12,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "auth/sasl.hpp"
 #include "cli/commands.hpp"
 #include "core/address.hpp"
 #include "core/files.hpp"
@@ -141,6 +142,29 @@ std::optional<std::string> read_message(const Options& o, std::uint64_t limit) {
   return out;
 }
 
+// A display name as RFC 5322 wants it: as it is when it is only atoms and
+// spaces, a quoted-string when it has specials (§3.2.4), an RFC 2047
+// encoded-word when it is not ASCII.
+std::string display_name(std::string_view name) {
+  bool ascii = true;
+  bool plain = true;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || u < 0x20) ascii = false;
+    const bool atext = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-/=?^_`{|}~ ").find(c) != std::string_view::npos;
+    plain = plain && atext;
+  }
+  if (!ascii) return "=?UTF-8?B?" + auth::base64_encode(name) + "?=";
+  if (plain) return std::string(name);
+  std::string quoted = "\"";
+  for (char c : name) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 std::string login_name() {
   if (const passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
   return "uid" + std::to_string(::getuid());
@@ -251,7 +275,8 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
       std::string added = "Received: by " + config->hostname + " (Poshta sendmail, from userid " +
                           std::to_string(::getuid()) + ")\r\n\tid " + env.id + "; " + date + "\r\n";
       if (!has_from) {
-        added += "From: " + (o.full_name.empty() ? env.sender : o.full_name + " <" + env.sender + ">") + "\r\n";
+        added += "From: " + (o.full_name.empty() ? env.sender : display_name(o.full_name) + " <" + env.sender + ">") +
+                 "\r\n";
       }
       if (!has_date) added += "Date: " + date + "\r\n";
       if (!has_message_id) added += "Message-ID: <" + env.id + "@" + config->hostname + ">\r\n";

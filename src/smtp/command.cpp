@@ -250,7 +250,7 @@ std::optional<Reply> parse_mail_args(std::string_view args, MailArgs& out) {
   std::string_view params;
   if (!split_path(args.substr(5), mailbox, params)) return syntax_reply("Syntax: MAIL FROM:<address> [parameters]");
   std::optional<Reply> error;
-  bool seen_size = false, seen_body = false, seen_utf8 = false, seen_ret = false, seen_envid = false;
+  bool seen_size = false, seen_body = false, seen_utf8 = false, seen_ret = false, seen_envid = false, seen_auth = false;
   auto once = [&](bool& seen, std::string_view kw) {
     if (seen) error = syntax_reply("Parameter " + std::string(kw) + " given twice");
     seen = true;
@@ -291,6 +291,12 @@ std::optional<Reply> parse_mail_args(std::string_view args, MailArgs& out) {
         out.ret = Ret::hdrs;
       else {
         error = syntax_reply("RET must be FULL or HDRS (RFC 3461)");
+        return false;
+      }
+    } else if (core::iequals(p.keyword, "AUTH")) {  // RFC 4954 §5: accepted, not trusted
+      if (!once(seen_auth, "AUTH")) return false;
+      if (p.value.empty() || (p.value != "<>" && !is_valid_xtext(p.value))) {
+        error = syntax_reply("AUTH= takes <> or an xtext mailbox (RFC 4954 §5)");
         return false;
       }
     } else if (core::iequals(p.keyword, "ENVID")) {

@@ -232,7 +232,17 @@ TEST(ParseMailArgs, UnknownParameterIs555) {
   const Reply r = mail_error("FROM:<a@b.example> FOO=bar");
   EXPECT_EQ(r.code, 555);
   EXPECT_EQ(r.enhanced, "5.5.4");
-  EXPECT_EQ(mail_error("FROM:<a@b.example> AUTH=<>").code, 555);
+}
+
+TEST(ParseMailArgs, AuthParameterIsAcceptedWhenWellFormed) {
+  // RFC 4954 §5: AUTH=<> or AUTH=xtext; accepted (and not trusted).
+  MailArgs out;
+  EXPECT_FALSE(parse_mail_args("FROM:<a@b.example> AUTH=<>", out));
+  MailArgs out2;
+  EXPECT_FALSE(parse_mail_args("FROM:<a@b.example> AUTH=a+40b.example", out2));
+  EXPECT_EQ(mail_error("FROM:<a@b.example> AUTH=").code, 501);
+  EXPECT_EQ(mail_error("FROM:<a@b.example> AUTH=a=b").code, 501);
+  EXPECT_EQ(mail_error("FROM:<a@b.example> AUTH=<> AUTH=<>").code, 501);
 }
 
 TEST(ParseMailArgs, NonAsciiAddressWithoutSmtputf8Is553With567) {
