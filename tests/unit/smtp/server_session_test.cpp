@@ -1,6 +1,7 @@
 // smtp/server_session: the sans-IO SMTP server, driven by bytes; every test
 // checks the exact reply lines a client would read.
 #include "smtp/server_session.hpp"
+#include "unit/smtp/session_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,68 +16,9 @@ namespace {
 const std::string kBye = "221 2.0.0 mx.test Bye\r\n";
 const std::string kShutdown = "421 4.3.2 mx.test Service shutting down, closing connection\r\n";
 
-SessionConfig make_config(Flavor flavor = Flavor::smtp) {
-  SessionConfig c;
-  c.hostname = "mx.test";
-  c.flavor = flavor;
-  return c;
-}
-
-// One client connection: the greeting is read on construction.
-class Client {
- public:
-  explicit Client(SessionConfig config = make_config()) : s(std::move(config), "192.0.2.7") {
-    s.start();
-    greeting = s.take_output();
-  }
-
-  std::string send(std::string_view bytes) {
-    s.feed(bytes);
-    return s.take_output();
-  }
-
-  // Answers the pending recipient request.
-  std::string accept_recipient(std::string_view text = "Recipient OK") {
-    EXPECT_TRUE(s.paused());
-    if (!s.paused()) return {};
-    EXPECT_EQ(s.request().kind, Request::Kind::recipient);
-    s.resolve_recipient({{250, "2.1.5", std::string(text)}, {{s.request().address, true}}});
-    return s.take_output();
-  }
-
-  std::string queue_message(std::string_view text = "OK queued as Q1") {
-    EXPECT_TRUE(s.paused());
-    if (!s.paused()) return {};
-    EXPECT_EQ(s.request().kind, Request::Kind::message);
-    s.resolve_message({250, "2.0.0", std::string(text)});
-    return s.take_output();
-  }
-
-  // EHLO, MAIL and one accepted RCPT: a transaction ready for DATA or BDAT.
-  void open_transaction(std::string_view mail = "MAIL FROM:<a@b.example>\r\n") {
-    send("EHLO client.test\r\n");
-    ASSERT_EQ(send(mail), "250 2.1.0 Sender <a@b.example> OK\r\n");
-    ASSERT_EQ(send("RCPT TO:<u@mx.test>\r\n"), "");
-    ASSERT_EQ(accept_recipient(), "250 2.1.5 Recipient OK\r\n");
-  }
-
-  ServerSession s;
-  std::string greeting;
-};
-
-std::vector<std::string> lines_of(std::string_view wire) {
-  std::vector<std::string> out;
-  while (!wire.empty()) {
-    const auto end = wire.find("\r\n");
-    if (end == std::string_view::npos) {
-      out.emplace_back(wire);
-      break;
-    }
-    out.emplace_back(wire.substr(0, end));
-    wire.remove_prefix(end + 2);
-  }
-  return out;
-}
+using testing::Client;
+using testing::lines_of;
+using testing::make_config;
 
 // ---------------------------------------------------------------- greeting, HELO, EHLO
 

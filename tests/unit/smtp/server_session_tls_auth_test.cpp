@@ -10,6 +10,7 @@
 
 #include "auth/sasl.hpp"
 #include "smtp/server_session.hpp"
+#include "unit/smtp/session_client.hpp"
 
 namespace poshta::smtp {
 namespace {
@@ -20,12 +21,9 @@ const std::string kReadyForTls = "220 2.0.0 Ready to start TLS\r\n";
 const std::string kUsernameChallenge = "334 VXNlcm5hbWU6\r\n";  // "Username:"
 const std::string kPasswordChallenge = "334 UGFzc3dvcmQ6\r\n";  // "Password:"
 
-SessionConfig make_config(Flavor flavor = Flavor::smtp) {
-  SessionConfig c;
-  c.hostname = "mx.test";
-  c.flavor = flavor;
-  return c;
-}
+using testing::Client;
+using testing::lines_of;
+using testing::make_config;
 
 // Submission as on port 587: STARTTLS offered, plaintext at first.
 SessionConfig submission_starttls() {
@@ -45,63 +43,14 @@ std::string plain_ir(std::string_view user, std::string_view password) {
   return auth::base64_encode("\0"s + std::string(user) + "\0"s + std::string(password));
 }
 
-// One client connection: the greeting is read on construction.
-class Client {
- public:
-  explicit Client(SessionConfig config = make_config()) : s(std::move(config), "192.0.2.7") {
-    s.start();
-    greeting = s.take_output();
-  }
-
-  std::string send(std::string_view bytes) {
-    s.feed(bytes);
-    return s.take_output();
-  }
-
-  // Answers the pending auth request.
-  std::string answer_auth(bool ok, const std::string& user) {
-    EXPECT_TRUE(s.paused());
-    if (!s.paused()) return {};
-    EXPECT_EQ(s.request().kind, Request::Kind::auth);
-    s.resolve_auth(ok, user);
-    return s.take_output();
-  }
-
-  // Answers the pending sender request.
-  std::string answer_sender(Reply r) {
-    EXPECT_TRUE(s.paused());
-    if (!s.paused()) return {};
-    EXPECT_EQ(s.request().kind, Request::Kind::sender);
-    s.resolve_sender(std::move(r));
-    return s.take_output();
-  }
-
-  // EHLO and a successful AUTH PLAIN as you@x.
-  void login() {
-    send("EHLO client.test\r\n");
-    ASSERT_EQ(send("AUTH PLAIN " + plain_ir("you@x", "secret") + "\r\n"), "");
-    ASSERT_TRUE(s.paused());
-    ASSERT_EQ(s.request().kind, Request::Kind::auth);
-    ASSERT_EQ(answer_auth(true, "you@x").substr(0, 10), "235 2.7.0 ");
-    ASSERT_EQ(s.authenticated_user(), "you@x");
-  }
-
-  ServerSession s;
-  std::string greeting;
-};
-
-std::vector<std::string> lines_of(std::string_view wire) {
-  std::vector<std::string> out;
-  while (!wire.empty()) {
-    const auto end = wire.find("\r\n");
-    if (end == std::string_view::npos) {
-      out.emplace_back(wire);
-      break;
-    }
-    out.emplace_back(wire.substr(0, end));
-    wire.remove_prefix(end + 2);
-  }
-  return out;
+// EHLO and a successful AUTH PLAIN as you@x.
+void login(Client& c) {
+  c.send("EHLO client.test\r\n");
+  ASSERT_EQ(c.send("AUTH PLAIN " + plain_ir("you@x", "secret") + "\r\n"), "");
+  ASSERT_TRUE(c.s.paused());
+  ASSERT_EQ(c.s.request().kind, Request::Kind::auth);
+  ASSERT_EQ(c.answer_auth(true, "you@x").substr(0, 10), "235 2.7.0 ");
+  ASSERT_EQ(c.s.authenticated_user(), "you@x");
 }
 
 // The EHLO keywords (every line after the first, without "250-"/"250 ").
@@ -154,8 +103,7 @@ TEST(ServerSessionTlsAuth, EhloInsideImplicitTlsOffersAuthAndNotStarttls) {
   const auto k = ehlo_keywords(out);
   EXPECT_FALSE(offers(k, "STARTTLS")) << out;
   EXPECT_TRUE(has(k, "AUTH PLAIN LOGIN")) << out;
-  EXPECT_EQ(std::count_if(k.begin(), k.end(), [](const std::string& s) { return s.rfind("AUTH", 0) == 0; }), 1)
-      << out;
+  EXPECT_EQ(std::count_if(k.begin(), k.end(), [](const std::string& s) { return s.rfind("AUTH", 0) == 0; }), 1) << out;
   EXPECT_EQ(lines_of(out).back().substr(0, 4), "250 ") << out;
 }
 
@@ -211,9 +159,9 @@ TEST(ServerSessionTlsAuth, PipelinedEhloAfterStarttlsIsNotTakenAsTheNewGreeting)
   const auto lines = lines_of(out);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back() + "\r\n", kReadyForTls) << out;
-  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("250 ", 0) == 0; }),
-            1)
-      << "exactly one EHLO answered:\n" << out;
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("250 ", 0) == 0; }), 1)
+      << "exactly one EHLO answered:\n"
+      << out;
   c.s.tls_started();
   EXPECT_EQ(c.s.helo_name(), "");
   EXPECT_EQ(c.send("MAIL FROM:<a@b>\r\n"), "503 5.5.1 Send HELO or EHLO first\r\n");
@@ -484,7 +432,7 @@ TEST(ServerSessionTlsAuth, BadBase64IsA501WithStatus552) {
 
 TEST(ServerSessionTlsAuth, AuthAfterSuccessIs503) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   EXPECT_EQ(c.send("AUTH PLAIN " + plain_ir("other@x", "secret") + "\r\n").substr(0, 10), "503 5.5.1 ");
   EXPECT_FALSE(c.s.paused());
   EXPECT_EQ(c.s.authenticated_user(), "you@x");
@@ -492,7 +440,7 @@ TEST(ServerSessionTlsAuth, AuthAfterSuccessIs503) {
 
 TEST(ServerSessionTlsAuth, AuthDuringATransactionIs503) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   ASSERT_EQ(c.send("MAIL FROM:<you@x>\r\n"), "");
   ASSERT_EQ(c.answer_sender({250, "2.1.0", "Sender <you@x> OK"}), "250 2.1.0 Sender <you@x> OK\r\n");
   ASSERT_TRUE(c.s.busy());
@@ -515,7 +463,7 @@ TEST(ServerSessionTlsAuth, SubmissionMailBeforeAuthIs530) {
 
 TEST(ServerSessionTlsAuth, SubmissionMailAfterAuthMakesASenderRequest) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   EXPECT_EQ(c.send("MAIL FROM:<you@x>\r\n"), "");
   ASSERT_TRUE(c.s.paused());
   EXPECT_EQ(c.s.request().kind, Request::Kind::sender);
@@ -531,7 +479,7 @@ TEST(ServerSessionTlsAuth, SubmissionMailAfterAuthMakesASenderRequest) {
 
 TEST(ServerSessionTlsAuth, RefusedSenderGetsThatReplyAndNoTransaction) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   // Pipelined: the RCPT waits for the sender check and then finds no transaction.
   EXPECT_EQ(c.send("MAIL FROM:<boss@x>\r\nRCPT TO:<u@mx.test>\r\n"), "");
   ASSERT_TRUE(c.s.paused());
@@ -548,7 +496,7 @@ TEST(ServerSessionTlsAuth, RefusedSenderGetsThatReplyAndNoTransaction) {
 
 TEST(ServerSessionTlsAuth, RecipientMayRelayAfterAuth) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   ASSERT_EQ(c.send("MAIL FROM:<you@x>\r\n"), "");
   ASSERT_EQ(c.answer_sender({250, "2.1.0", "OK"}), "250 2.1.0 OK\r\n");
   EXPECT_EQ(c.send("RCPT TO:<friend@remote.example>\r\n"), "");
@@ -585,7 +533,7 @@ TEST(ServerSessionTlsAuth, RecipientMayNotRelayOtherwise) {
 
 TEST(ServerSessionTlsAuth, TlsStartedClearsTheAuthenticatedUser) {
   Client c(submission_tls());
-  c.login();
+  login(c);
   c.s.tls_started();
   EXPECT_EQ(c.s.authenticated_user(), "");
   EXPECT_EQ(c.s.helo_name(), "");
