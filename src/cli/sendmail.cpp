@@ -252,14 +252,11 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
       return kExNoUser;
     }
     for (const auto& d : exp.destinations) {
-      const bool seen = std::any_of(env.recipients.begin(), env.recipients.end(),
-                                    [&](const queue::EnvelopeRecipient& e) { return e.address == d.address; });
-      if (seen) continue;
       queue::EnvelopeRecipient e;
       e.address = d.address;
       e.local = d.local;
       e.original = r;
-      env.recipients.push_back(std::move(e));
+      env.add_recipient(std::move(e));
     }
   }
 

@@ -128,16 +128,13 @@ queue::Envelope make_envelope(const smtp::Transaction& txn, std::string id) {
   env.smtputf8 = txn.mail.smtputf8;
   for (const auto& r : txn.recipients) {
     for (const auto& d : r.destinations) {
-      const bool seen = std::any_of(env.recipients.begin(), env.recipients.end(),
-                                    [&](const queue::EnvelopeRecipient& e) { return e.address == d.address; });
-      if (seen) continue;
       queue::EnvelopeRecipient e;
       e.address = d.address;
       e.local = d.local;
       e.original = r.args.address;
       e.notify = r.args.notify;
       e.orcpt = r.args.orcpt;
-      env.recipients.push_back(std::move(e));
+      env.add_recipient(std::move(e));
     }
   }
   return env;
@@ -231,6 +228,10 @@ class StoreTask final : public net::BlockingTask {
   std::error_code ec_;
 };
 
+void log_tls_failure(const std::string& session_id, const std::error_code& ec) {
+  spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor,
@@ -244,7 +245,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
     conn->use_tls_context(ctx.tls);
     co_await conn->start_tls(kHandshakeTimeout, ec);
     if (ec) {
-      spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+      log_tls_failure(session_id, ec);
       co_return;
     }
   }
@@ -280,7 +281,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
       conn->use_tls_context(ctx.tls);
       co_await conn->start_tls(kHandshakeTimeout, ec);
       if (ec) {
-        spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+        log_tls_failure(session_id, ec);
         break;
       }
       spdlog::info("smtp session={} event=tls version={} cipher={}", session_id, conn->tls_version(),

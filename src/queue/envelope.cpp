@@ -84,6 +84,13 @@ bool Envelope::finished() const {
   return true;
 }
 
+void Envelope::add_recipient(EnvelopeRecipient r) {
+  for (const auto& e : recipients) {
+    if (e.address == r.address) return;
+  }
+  recipients.push_back(std::move(r));
+}
+
 std::string serialize_envelope(const Envelope& env) {
   std::string s;
   s.reserve(256 + env.recipients.size() * 128);

@@ -42,6 +42,9 @@ struct Envelope {
   std::vector<EnvelopeRecipient> recipients;
 
   bool finished() const;  // every recipient delivered or failed
+  // Adds a recipient unless one with the same address is there already (one
+  // delivery per destination, however many ways lead to it).
+  void add_recipient(EnvelopeRecipient r);
 };
 
 std::string serialize_envelope(const Envelope& env);

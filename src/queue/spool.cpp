@@ -16,8 +16,19 @@
 namespace poshta::queue {
 
 namespace {
+
 constexpr std::string_view kEnvelopeEnd = "\nend\n";
+
+// The stored form: `header`, then `parts`.
+std::vector<std::string_view> after(std::string_view header, std::span<const std::string_view> parts) {
+  std::vector<std::string_view> all;
+  all.reserve(parts.size() + 1);
+  all.push_back(header);
+  all.insert(all.end(), parts.begin(), parts.end());
+  return all;
 }
+
+}  // namespace
 
 std::uint32_t crc32_of(std::span<const std::string_view> parts) {
   uLong crc = ::crc32(0L, Z_NULL, 0);
@@ -68,11 +79,7 @@ std::string Spool::new_id() const {
 
 std::error_code Spool::store(Envelope& env, std::span<const std::string_view> parts) {
   const std::string header = stored_header(env, parts);
-  std::vector<std::string_view> all;
-  all.reserve(parts.size() + 1);
-  all.push_back(header);
-  all.insert(all.end(), parts.begin(), parts.end());
-  if (auto ec = core::write_new_file(msg_path(env.id), all, core::Sync::file)) return ec;
+  if (auto ec = core::write_new_file(msg_path(env.id), after(header, parts), core::Sync::file)) return ec;
   if (auto ec = sync_.sync()) {
     ::unlink(msg_path(env.id).c_str());  // not durable: the client gets a 4xx and retries
     return ec;
@@ -82,14 +89,10 @@ std::error_code Spool::store(Envelope& env, std::span<const std::string_view> pa
 
 std::error_code Spool::store_incoming(Envelope& env, std::span<const std::string_view> parts) {
   const std::string header = stored_header(env, parts);
-  std::vector<std::string_view> all;
-  all.reserve(parts.size() + 1);
-  all.push_back(header);
-  all.insert(all.end(), parts.begin(), parts.end());
   // Written under a dot name and renamed, so the server never picks up half a file.
   const auto tmp = dir_ / "incoming" / ("." + env.id);
   const auto path = dir_ / "incoming" / env.id;
-  if (auto ec = core::write_new_file(tmp, all, core::Sync::file)) return ec;
+  if (auto ec = core::write_new_file(tmp, after(header, parts), core::Sync::file)) return ec;
   // Never over another process's message: an id collision is EEXIST, and the caller retries.
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
     auto ec = core::errno_code(errno);
