@@ -27,7 +27,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev zlib1g-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest swaks
-  curl dnsmasq-base openssl procps
+  curl dnsmasq-base openssl procps libnet-ssleay-perl libio-socket-ssl-perl
 )
 if [ "$want_bench" = 1 ]; then
   packages+=(postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd)
