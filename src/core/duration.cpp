@@ -21,12 +21,4 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   return std::chrono::seconds(n * unit);
 }
 
-std::string format_duration(std::chrono::seconds d) {
-  const long long s = d.count();
-  if (s != 0 && s % 86400 == 0) return std::to_string(s / 86400) + "d";
-  if (s != 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
-  if (s != 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
-  return std::to_string(s) + "s";
-}
-
 }  // namespace poshta::core

@@ -9,6 +9,5 @@
 namespace poshta::core {
 
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
-std::string format_duration(std::chrono::seconds d);
 
 }  // namespace poshta::core

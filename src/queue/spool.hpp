@@ -79,9 +79,6 @@ class Spool {
   // Scans the spool at start-up: returns the complete entries, removes the rest.
   Recovered recover();
 
-  // Every complete entry's envelope, for `queue list`.
-  std::vector<Envelope> list() const;
-
  private:
   std::filesystem::path msg_path(const std::string& id) const { return dir_ / "msg" / id; }
   std::filesystem::path env_path(const std::string& id) const { return dir_ / "env" / id; }

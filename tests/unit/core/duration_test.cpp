@@ -28,21 +28,5 @@ TEST(ParseDuration, RejectsOverflow) {
   EXPECT_FALSE(parse_duration("9223372036854775807d").has_value());
 }
 
-TEST(FormatDuration, UsesTheLargestExactUnit) {
-  EXPECT_EQ(format_duration(seconds(30)), "30s");
-  EXPECT_EQ(format_duration(seconds(300)), "5m");
-  EXPECT_EQ(format_duration(seconds(3600)), "1h");
-  EXPECT_EQ(format_duration(seconds(5 * 86400)), "5d");
-  EXPECT_EQ(format_duration(seconds(90)), "90s");
-  EXPECT_EQ(format_duration(seconds(5400)), "90m");
-  EXPECT_EQ(format_duration(seconds(0)), "0s");
-}
-
-TEST(FormatDuration, RoundTripsThroughParse) {
-  for (long long s : {1LL, 59LL, 60LL, 61LL, 3600LL, 7200LL, 86400LL, 86401LL, 432000LL}) {
-    EXPECT_EQ(parse_duration(format_duration(seconds(s))), seconds(s)) << s;
-  }
-}
-
 }  // namespace
 }  // namespace poshta::core
