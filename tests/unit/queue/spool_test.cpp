@@ -139,10 +139,10 @@ TEST_F(SpoolTest, EmptyMessageRoundTrips) {
   EXPECT_EQ(entry->content, "");
 }
 
-TEST_F(SpoolTest, ListReturnsEveryStoredEnvelopeSortedById) {
+TEST_F(SpoolTest, RecoverReturnsEveryStoredEnvelopeSortedById) {
   const Envelope a = store("first\r\n");
   const Envelope b = store("second\r\n", "");
-  const auto list = spool_->list();
+  const auto list = spool_->recover().envelopes;
   ASSERT_EQ(list.size(), 2u);
   EXPECT_LT(list[0].id, list[1].id);
   std::vector<std::string> ids{list[0].id, list[1].id};
@@ -188,7 +188,7 @@ TEST_F(SpoolTest, UpdateRecordsTheNewStateAtomically) {
   EXPECT_EQ(entry->envelope.recipients[0].attempts, 2u);
   EXPECT_EQ(entry->envelope.recipients[0].last_error, "451 4.3.0 later");
   EXPECT_EQ(entry->content, "content\r\n");
-  const auto list = spool_->list();
+  const auto list = spool_->recover().envelopes;
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].recipients[0].state, RecipientState::delivered);
 }
@@ -200,7 +200,7 @@ TEST_F(SpoolTest, RemoveDeletesTheMessageAndItsState) {
   EXPECT_FALSE(fs::exists(msg(e.id)));
   EXPECT_FALSE(fs::exists(env(e.id)));
   EXPECT_FALSE(spool_->load(e.id).ok());
-  EXPECT_TRUE(spool_->list().empty());
+  EXPECT_TRUE(spool_->recover().envelopes.empty());
 }
 
 TEST_F(SpoolTest, RecoverKeepsCompleteEntries) {
