@@ -31,6 +31,12 @@ int alias_add(const core::Config& config, const std::string& alias, const std::v
 int alias_del(const core::Config& config, const std::string& alias);
 int alias_list(const core::Config& config);
 
+int queue_list(const core::Config& config);
+int queue_show(const core::Config& config, const std::string& id);
+int queue_flush(const core::Config& config, const std::string& id);  // id empty: every message
+// `verb` is "hold", "release" or "delete".
+int queue_change(const core::Config& config, const std::string& verb, const std::string& id);
+
 // sendmail(8): `args` are the arguments after "sendmail"; returns a
 // sysexits.h code.
 int sendmail(const std::vector<std::string>& args, const std::filesystem::path& default_config);

@@ -95,6 +95,21 @@ int main(int argc, char** argv) {
   alias_del->add_option("ALIAS", alias)->required();
   auto* alias_list = sub(ali, "list", "list aliases");
 
+  std::string queue_id;
+  auto* que = sub(&app, "queue", "inspect and manage the mail queue");
+  que->require_subcommand(1);
+  auto* queue_list = sub(que, "list", "list queued messages with their recipients' state (like mailq)");
+  auto* queue_show = sub(que, "show", "show one message's envelope and header");
+  queue_show->add_option("ID", queue_id, "queue id")->required();
+  auto* queue_flush = sub(que, "flush", "try deferred mail now");
+  queue_flush->add_option("ID", queue_id, "only this message");
+  auto* queue_delete = sub(que, "delete", "remove a message from the queue without delivering it");
+  queue_delete->add_option("ID", queue_id, "queue id")->required();
+  auto* queue_hold = sub(que, "hold", "keep a message from being delivered until released");
+  queue_hold->add_option("ID", queue_id, "queue id")->required();
+  auto* queue_release = sub(que, "release", "let a held message be delivered again");
+  queue_release->add_option("ID", queue_id, "queue id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -127,5 +142,12 @@ int main(int argc, char** argv) {
   if (*alias_add) return with_config(p, [&](const Config& c) { return cli::alias_add(c, alias, targets); });
   if (*alias_del) return with_config(p, [&](const Config& c) { return cli::alias_del(c, alias); });
   if (*alias_list) return with_config(p, [&](const Config& c) { return cli::alias_list(c); });
+  if (*queue_list) return with_config(p, [&](const Config& c) { return cli::queue_list(c); });
+  if (*queue_show) return with_config(p, [&](const Config& c) { return cli::queue_show(c, queue_id); });
+  if (*queue_flush) return with_config(p, [&](const Config& c) { return cli::queue_flush(c, queue_id); });
+  for (auto [cmd, verb] :
+       {std::pair{queue_delete, "delete"}, std::pair{queue_hold, "hold"}, std::pair{queue_release, "release"}}) {
+    if (*cmd) return with_config(p, [&](const Config& c) { return cli::queue_change(c, verb, queue_id); });
+  }
   return 2;
 }

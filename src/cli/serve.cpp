@@ -12,12 +12,16 @@
 #include <cstring>
 
 #include "cli/commands.hpp"
+#include "cli/control.hpp"
 #include "cli/smtp_service.hpp"
+#include "core/address.hpp"
 #include "core/files.hpp"
 #include "core/group_sync.hpp"
 #include "core/log.hpp"
+#include "delivery/remote.hpp"
 #include "delivery/runner.hpp"
 #include "directory/directory.hpp"
+#include "dns/resolver.hpp"
 #include "net/server.hpp"
 #include "net/tls.hpp"
 #include "queue/spool.hpp"
@@ -32,6 +36,44 @@ constexpr std::size_t kBlockingThreads = 32;  // mostly waiting in fsync and gro
 
 queue::RetryPolicy retry_policy(const core::Config& c) {
   return {c.delivery.retry, c.delivery.bounce_after};
+}
+
+delivery::RemoteConfig remote_config(const core::Config& c) {
+  delivery::RemoteConfig r;
+  r.hostname = c.hostname;
+  r.port = c.delivery.remote_port;
+  r.smarthost = c.delivery.smarthost;
+  r.smarthost_user = c.delivery.smarthost_user;
+  if (!c.delivery.smarthost_password_file.empty()) {
+    if (auto text = core::read_file(c.delivery.smarthost_password_file)) {
+      r.smarthost_password = text->substr(0, text->find_first_of("\r\n"));
+    } else {
+      spdlog::error("serve event=smarthost_password_unreadable file={}", c.delivery.smarthost_password_file);
+    }
+  }
+  r.require_tls = c.delivery.require_tls;
+  r.lmtp = c.delivery.lmtp;
+  r.retry = retry_policy(c);
+  return r;
+}
+
+// Where a DSN to `address` goes: its alias expansion, or the address itself
+// when it is in another domain.
+std::vector<queue::EnvelopeRecipient> route(directory::Directory& directory, const std::string& address) {
+  std::vector<queue::EnvelopeRecipient> out;
+  auto add = [&](std::string to, bool local) {
+    auto& r = out.emplace_back();
+    r.address = std::move(to);
+    r.local = local;
+    r.original = address;
+  };
+  const auto e = directory.expand(address);
+  if (e.status == directory::Lookup::found) {
+    for (const auto& d : e.destinations) add(d.address, d.local);
+  } else if (e.status == directory::Lookup::not_found && !e.local_domain) {
+    add(core::canonical_address(address), false);
+  }
+  return out;
 }
 net::Limits net_limits(const core::Config& c) {
   return {c.limits.connections, c.limits.connections_per_ip};
@@ -118,8 +160,16 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     queue::Spool spool(data / "queue", fs_flush);
     store::Maildir maildir(data / "mail", config->hostname);
     directory::Directory directory(data / "directory.sqlite", config->domains);
-    delivery::Runner runner(journal, spool, maildir, fs_flush, retry_policy(*config));
+    delivery::RunnerConfig runner_config{config->hostname, retry_policy(*config),
+                                         [&directory](const std::string& a) { return route(directory, a); }};
+    delivery::Runner runner(journal, spool, maildir, fs_flush, std::move(runner_config));
     net::Server server(net_limits(*config), kBlockingThreads);
+    dns::Resolver resolver(server.context(), config->delivery.resolver);
+    delivery::Remote remote(server.context(), resolver, remote_config(*config),
+                            [&runner](delivery::Message m) { runner.relayed(std::move(m)); });
+    runner.set_relay(&remote);
+    server.on_stop([&remote] { remote.stop(); });
+    serve_control(server, runner, data / "control.sock");
     SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), {}};
 
     // Signals are handled before any port is open: a SIGTERM that arrives as
@@ -149,6 +199,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           smtp_ctx.config = std::make_shared<const core::Config>(std::move(next.config));
           directory.set_config_domains(smtp_ctx.config->domains);
           runner.set_retry_policy(retry_policy(*smtp_ctx.config));
+          remote.set_config(remote_config(*smtp_ctx.config));
           server.set_limits(net_limits(*smtp_ctx.config));
           spdlog::info("serve event=reload result=ok note=\"listener changes need a restart\"");
         }
@@ -167,8 +218,11 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
       switch (l.protocol) {
         case core::Protocol::smtp:
         case core::Protocol::submission:
-        case core::Protocol::submissions: {
-          const auto flavor = l.protocol == core::Protocol::smtp ? smtp::Flavor::smtp : smtp::Flavor::submission;
+        case core::Protocol::submissions:
+        case core::Protocol::lmtp: {
+          const auto flavor = l.protocol == core::Protocol::smtp   ? smtp::Flavor::smtp
+                              : l.protocol == core::Protocol::lmtp ? smtp::Flavor::lmtp
+                                                                   : smtp::Flavor::submission;
           const bool implicit_tls = l.protocol == core::Protocol::submissions;
           server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
                         [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {

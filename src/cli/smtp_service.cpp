@@ -25,13 +25,16 @@ constexpr std::chrono::seconds kWriteTimeout{300};
 
 constexpr std::chrono::seconds kHandshakeTimeout{60};
 
-smtp::RecipientVerdict check_recipient(SmtpContext& ctx, const smtp::Request& request) {
+// `lmtp`: final delivery (RFC 2033), so an address of another domain is
+// simply not a mailbox here.
+smtp::RecipientVerdict check_recipient(SmtpContext& ctx, const smtp::Request& request, bool lmtp) {
   const std::string& address = request.address;
   const auto exp = ctx.directory.expand(address);
   if (exp.status == directory::Lookup::temporary_failure) {
     return {{451, "4.3.0", "Temporary lookup failure, try again later"}, {}};
   }
   if (!exp.local_domain) {
+    if (lmtp) return {{550, "5.1.1", "<" + address + ">: not a local mailbox"}, {}};
     // docs/SPEC.md promise 2: relay only for authenticated (or trusted) clients.
     if (!request.may_relay) return {{554, "5.7.1", "<" + address + ">: Relay access denied"}, {}};
     return {{250, "2.1.5", "Recipient <" + address + "> OK"}, {{core::canonical_address(address), false}}};
@@ -172,8 +175,9 @@ class StoreTask final : public net::BlockingTask {
     info.helo = session.helo_name();
     info.peer_ip = session.peer_ip();
     info.hostname = ctx.config->hostname;
-    info.protocol = smtp::received_protocol(session.esmtp(), txn.mail.smtputf8, session.tls_active(),
-                                            !session.authenticated_user().empty());
+    info.protocol =
+        smtp::received_protocol(session.esmtp(), txn.mail.smtputf8, session.tls_active(),
+                                !session.authenticated_user().empty(), session.flavor() == smtp::Flavor::lmtp);
     info.queue_id = env_.id;
     if (txn.recipients.size() == 1) info.recipient = txn.recipients.front().args.address;
     info.when = std::time(nullptr);
@@ -243,7 +247,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
   if (implicit_tls) {  // RFC 8314: TLS from the first octet
     std::error_code ec;
     conn->use_tls_context(ctx.tls);
-    co_await conn->start_tls(kHandshakeTimeout, ec);
+    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
     if (ec) {
       log_tls_failure(session_id, ec);
       co_return;
@@ -252,7 +256,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
   smtp::SessionConfig sc;
   sc.hostname = config->hostname;
   sc.flavor = flavor;
-  sc.starttls = ctx.tls != nullptr;
+  sc.starttls = ctx.tls != nullptr && flavor != smtp::Flavor::lmtp;  // LMTP: trusted local networks
   sc.tls_active = implicit_tls;
   sc.relay_trusted = std::any_of(config->trusted_networks.begin(), config->trusted_networks.end(),
                                  [&](const core::Network& n) { return n.contains(conn->peer_ip()); });
@@ -279,7 +283,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
     if (session.wants_tls()) {
       std::error_code ec;
       conn->use_tls_context(ctx.tls);
-      co_await conn->start_tls(kHandshakeTimeout, ec);
+      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
       if (ec) {
         log_tls_failure(session_id, ec);
         break;
@@ -292,7 +296,9 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
     if (session.paused()) {
       const auto& request = session.request();
       switch (request.kind) {
-        case smtp::Request::Kind::recipient: session.resolve_recipient(check_recipient(ctx, request)); break;
+        case smtp::Request::Kind::recipient:
+          session.resolve_recipient(check_recipient(ctx, request, flavor == smtp::Flavor::lmtp));
+          break;
         case smtp::Request::Kind::verify:
         case smtp::Request::Kind::expand: session.resolve_lookup(lookup(ctx, request)); break;
         case smtp::Request::Kind::sender:

@@ -1,4 +1,4 @@
-// The SMTP listeners' handler: drives one smtp::ServerSession over a
+// The SMTP and LMTP listeners' handler: drives one smtp::ServerSession over a
 // net::Connection and answers its requests from the directory (recipients,
 // VRFY, EXPN) and the queue (make the message durable, then reply).
 #pragma once

@@ -26,7 +26,7 @@ constexpr ProtocolInfo kProtocols[] = {
     {"smtp", Protocol::smtp, true},
     {"submission", Protocol::submission, true},
     {"submissions", Protocol::submissions, true},
-    {"lmtp", Protocol::lmtp, false},
+    {"lmtp", Protocol::lmtp, true},
     {"imap", Protocol::imap, false},
     {"imaps", Protocol::imaps, false},
     {"pop3", Protocol::pop3, false},
@@ -120,20 +120,22 @@ class Loader {
     config().hostname = s;
   }
 
-  void domains(const toml::node& node) {
+  void domains(const toml::node& node) { domain_list(node, "domains", config().domains); }
+
+  void domain_list(const toml::node& node, std::string_view key, std::vector<std::string>& out) {
     const auto* arr = node.as_array();
     if (!arr) {
-      problem(node, "domains must be an array of strings");
+      problem(node, std::string(key) + " must be an array of strings");
       return;
     }
-    config().domains.clear();
+    out.clear();
     for (auto&& item : *arr) {
       auto s = item.value<std::string>();
       if (!s || !is_valid_domain(*s)) {
-        problem(item, "domains: '" + (s ? *s : std::string("?")) + "' is not a valid domain name");
+        problem(item, std::string(key) + ": '" + (s ? *s : std::string("?")) + "' is not a valid domain name");
         continue;
       }
-      config().domains.push_back(to_lower(*s));
+      out.push_back(to_lower(*s));
     }
   }
 
@@ -273,11 +275,33 @@ class Loader {
           problem(value, std::string(k) + " must be host:port");
           continue;
         }
-        (k == "resolver" ? d.resolver : d.smarthost) = *s;
-        if (!s->empty()) {
-          problem(value, "relay to other domains is not built in this version; " + std::string(k) + " is not used yet",
-                  false);
+        if (k == "resolver" && !s->empty() && !is_ip_address(host)) {
+          problem(value, "resolver must be a numeric address with a port, e.g. 127.0.0.1:53");
+          continue;
         }
+        (k == "resolver" ? d.resolver : d.smarthost) = *s;
+      } else if (k == "lmtp") {
+        auto s = string_of(value, k);
+        if (!s) continue;
+        std::string host;
+        std::uint16_t port = 0;
+        if (!s->empty() && !parse_host_port(*s, host, port)) {
+          problem(value, "lmtp must be host:port, e.g. 127.0.0.1:24");
+          continue;
+        }
+        d.lmtp = *s;
+      } else if (k == "smarthost_user") {
+        if (auto s = string_of(value, k)) d.smarthost_user = *s;
+      } else if (k == "smarthost_password_file") {
+        auto s = string_of(value, k);
+        if (!s) continue;
+        if (::access(s->c_str(), R_OK) != 0) {
+          problem(value, "cannot read smarthost_password_file " + *s + ": " + std::strerror(errno));
+          continue;
+        }
+        d.smarthost_password_file = *s;
+      } else if (k == "require_tls") {
+        domain_list(value, k, d.require_tls);
       } else if (k == "remote_port") {
         integer_of(value, k, d.remote_port, 1, 65535);
       } else if (k == "retry") {
@@ -326,6 +350,9 @@ void finish(LoadedConfig& loaded) {
   auto& c = loaded.config;
   if (c.hostname.empty()) c.hostname = system_hostname();
   if (c.domains.empty()) loaded.problems.push_back({0, "domains must name at least one local domain", true});
+  if (c.delivery.smarthost_user.empty() != c.delivery.smarthost_password_file.empty()) {
+    loaded.problems.push_back({0, "[delivery] smarthost_user and smarthost_password_file go together", true});
+  }
   std::error_code ec;
   auto absolute = std::filesystem::absolute(c.data_dir, ec);
   if (!ec) c.data_dir = absolute.lexically_normal();

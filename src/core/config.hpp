@@ -43,7 +43,11 @@ struct LimitsConfig {
 struct DeliveryConfig {
   std::string resolver;  // empty: the system's resolver
   std::uint16_t remote_port = 25;
-  std::string smarthost;
+  std::string smarthost;                 // "host:port": all remote mail goes there
+  std::string smarthost_user;            // AUTH at the smarthost (only over TLS)
+  std::string smarthost_password_file;   // its password, first line of this file
+  std::vector<std::string> require_tls;  // domains whose mail waits rather than go without TLS
+  std::string lmtp;                      // "host:port": local mail goes there, not to Maildir
   std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5), std::chrono::minutes(15),
                                           std::chrono::hours(1), std::chrono::hours(4)};
   std::chrono::seconds bounce_after{5 * 86400};

@@ -11,9 +11,9 @@
 namespace poshta::net {
 
 Connection::Connection(asio::ip::tcp::socket socket, Server& server, std::string listener)
-    : socket_(std::move(socket)), deadline_(socket_.get_executor()), server_(server), listener_(std::move(listener)) {
+    : Stream(std::move(socket)), server_(server), listener_(std::move(listener)) {
   std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = this->socket().remote_endpoint(ec);
   if (!ec) {
     auto addr = ep.address();
     if (addr.is_v6() && addr.to_v6().is_v4_mapped())
@@ -21,90 +21,11 @@ Connection::Connection(asio::ip::tcp::socket socket, Server& server, std::string
     peer_ip_ = addr.to_string();
     peer_port_ = ep.port();
   }
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   registration_ = server_.add(this);
 }
 
 Connection::~Connection() {
   server_.remove(registration_);
-}
-
-void Connection::arm(std::chrono::seconds timeout) {
-  timed_out_ = false;
-  deadline_.expires_after(timeout);
-  deadline_.async_wait([weak = weak_from_this()](std::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) {
-      self->timed_out_ = true;
-      std::error_code ignored;
-      self->socket_.cancel(ignored);
-    }
-  });
-}
-
-asio::awaitable<std::size_t> Connection::read_some(std::span<char> buf, std::chrono::seconds timeout,
-                                                   std::error_code& ec) {
-  ec.clear();
-  if (interrupted_) {
-    interrupted_ = false;
-    ec = asio::error::operation_aborted;
-    co_return 0;
-  }
-  arm(timeout);
-  const auto buffer = asio::buffer(buf.data(), buf.size());
-  std::size_t n = 0;
-  if (tls_)
-    n = co_await tls_->async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-  else
-    n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-  deadline_.cancel();
-  if (ec == asio::error::operation_aborted) {
-    if (timed_out_) ec = std::make_error_code(std::errc::timed_out);
-    interrupted_ = false;
-  }
-  co_return n;
-}
-
-asio::awaitable<void> Connection::write(std::string_view data, std::chrono::seconds timeout, std::error_code& ec) {
-  ec.clear();
-  arm(timeout);
-  const auto buffer = asio::buffer(data.data(), data.size());
-  if (tls_)
-    co_await asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-  else
-    co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-  deadline_.cancel();
-  if (ec == asio::error::operation_aborted && timed_out_) ec = std::make_error_code(std::errc::timed_out);
-}
-
-asio::awaitable<void> Connection::start_tls(std::chrono::seconds timeout, std::error_code& ec) {
-  ec.clear();
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
-  arm(timeout);
-  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
-  deadline_.cancel();
-  if (ec == asio::error::operation_aborted && timed_out_) ec = std::make_error_code(std::errc::timed_out);
-}
-
-std::string Connection::tls_version() const {
-  return tls_ ? SSL_get_version(tls_->native_handle()) : "";
-}
-
-std::string Connection::tls_cipher() const {
-  return tls_ ? SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle())) : "";
-}
-
-void Connection::interrupt() {
-  interrupted_ = true;  // also covers a handler that is not reading right now
-  std::error_code ignored;
-  socket_.cancel(ignored);
-}
-
-void Connection::close() {
-  std::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-  deadline_.cancel();
 }
 
 Server::Server(Limits limits, std::size_t blocking_threads) : pool_(blocking_threads), limits_(limits) {}
@@ -198,6 +119,7 @@ asio::awaitable<void> offload(Server& server, BlockingTask& task) {
 void Server::stop(std::chrono::seconds grace) {
   if (stopping_) return;
   stopping_ = true;
+  for (auto& callback : on_stop_) callback();
   for (auto& a : acceptors_) {
     std::error_code ignored;
     a->close(ignored);

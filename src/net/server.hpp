@@ -27,6 +27,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "net/stream.hpp"
+
 namespace poshta::net {
 
 struct Limits {
@@ -36,47 +38,22 @@ struct Limits {
 
 class Server;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// A client's connection to one of the listeners.
+class Connection : public Stream, public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::ip::tcp::socket socket, Server& server, std::string listener);
-  ~Connection();
-
-  // Reads what is available (at most buf.size()). On timeout ec is
-  // std::errc::timed_out; if the server interrupts the read (shutdown) it
-  // is asio::error::operation_aborted.
-  asio::awaitable<std::size_t> read_some(std::span<char> buf, std::chrono::seconds timeout, std::error_code& ec);
-  asio::awaitable<void> write(std::string_view data, std::chrono::seconds timeout, std::error_code& ec);
-  // The TLS handshake (STARTTLS, or at once for implicit TLS) with the
-  // context `ctx`, which the connection keeps alive; afterwards reads and
-  // writes go through TLS. (Two calls, so that no shared_ptr is passed
-  // into the coroutine: see offload() below on g++ 12.)
-  void use_tls_context(std::shared_ptr<asio::ssl::context> ctx) { tls_context_ = std::move(ctx); }
-  asio::awaitable<void> start_tls(std::chrono::seconds timeout, std::error_code& ec);
-  bool tls_active() const { return tls_ != nullptr; }
-  std::string tls_version() const;  // "TLSv1.3"; empty without TLS
-  std::string tls_cipher() const;
-  // Cancels a pending read (the server is stopping).
-  void interrupt();
-  void close();
+  ~Connection() override;
 
   const std::string& peer_ip() const { return peer_ip_; }
   std::uint16_t peer_port() const { return peer_port_; }
   const std::string& listener() const { return listener_; }
 
  private:
-  void arm(std::chrono::seconds timeout);
-
-  asio::ip::tcp::socket socket_;
-  std::shared_ptr<asio::ssl::context> tls_context_;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
-  asio::steady_timer deadline_;
   Server& server_;
   std::string listener_;
   std::string peer_ip_;
   std::uint16_t peer_port_ = 0;
   std::list<Connection*>::iterator registration_;
-  bool timed_out_ = false;
-  bool interrupted_ = false;
 };
 
 using Handler = std::function<asio::awaitable<void>(const std::shared_ptr<Connection>&)>;
@@ -101,6 +78,9 @@ class Server {
   void stop(std::chrono::seconds grace);
   bool stopping() const { return stopping_; }
 
+  // Called (on the event loop) when stop() begins: other parts stop too.
+  void on_stop(std::function<void()> callback) { on_stop_.push_back(std::move(callback)); }
+
   void set_limits(Limits limits) { limits_ = limits; }
   std::size_t connection_count() const { return connections_.size(); }
 
@@ -118,6 +98,7 @@ class Server {
   std::list<Connection*> connections_;
   std::unordered_map<std::string, std::uint32_t> per_ip_;
   asio::steady_timer grace_timer_{io_};
+  std::vector<std::function<void()>> on_stop_;
   bool stopping_ = false;
 };
 

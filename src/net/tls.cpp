@@ -134,4 +134,14 @@ TlsContextPtr make_tls_context(const core::Config& config) {
   return ctx;
 }
 
+TlsContextPtr make_client_tls_context() {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  // Opportunistic TLS (RFC 7435): encrypt without authenticating the peer.
+  ctx->set_verify_mode(asio::ssl::verify_none);
+  return ctx;
+}
+
 }  // namespace poshta::net

@@ -21,6 +21,10 @@ using TlsContextPtr = std::shared_ptr<asio::ssl::context>;
 // a message that names the file at fault (start-up and SIGHUP reload only).
 TlsContextPtr make_tls_context(const core::Config& config);
 
+// The client-side context for relaying: TLS 1.2 and 1.3, certificates not
+// verified (opportunistic TLS between MTAs, RFC 7435).
+TlsContextPtr make_client_tls_context();
+
 // Writes a self-signed certificate and its key (mode 0600) for `hostname`.
 void make_self_signed(const std::filesystem::path& certificate, const std::filesystem::path& key,
                       const std::string& hostname);

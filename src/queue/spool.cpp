@@ -146,6 +146,16 @@ core::Result<Spool::Entry> Spool::load(const std::string& id) const {
   return entry;
 }
 
+std::vector<Envelope> Spool::list() const {
+  std::vector<Envelope> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "msg", ec)) {
+    if (auto e = load(entry.path().filename().string())) out.push_back(std::move(e->envelope));
+  }
+  std::sort(out.begin(), out.end(), [](const Envelope& a, const Envelope& b) { return a.id < b.id; });
+  return out;
+}
+
 Spool::Recovered Spool::recover() {
   Recovered r;
   std::error_code ec;

@@ -72,6 +72,9 @@ class Spool {
   // A queued message with its latest envelope, checked against size and CRC.
   core::Result<Entry> load(const std::string& id) const;
 
+  // Every complete message, for `poshta queue list` without a server. Reads only.
+  std::vector<Envelope> list() const;
+
   struct Recovered {
     std::vector<Envelope> envelopes;
     std::vector<std::string> discarded;  // ids of incomplete entries removed

@@ -27,9 +27,9 @@ std::string received_field(const ReceivedInfo& info) {
   return f;
 }
 
-std::string received_protocol(bool esmtp, bool utf8, bool tls, bool authenticated) {
-  if (!esmtp) return "SMTP";
-  std::string p = utf8 ? "UTF8SMTP" : "ESMTP";  // RFC 6531 §3.7.3, RFC 3848
+std::string received_protocol(bool esmtp, bool utf8, bool tls, bool authenticated, bool lmtp) {
+  if (!esmtp && !lmtp) return "SMTP";
+  std::string p = lmtp ? (utf8 ? "UTF8LMTP" : "LMTP") : (utf8 ? "UTF8SMTP" : "ESMTP");  // RFC 6531 §3.7.3, RFC 3848
   if (tls) p += 'S';
   if (authenticated) p += 'A';
   return p;

@@ -30,7 +30,7 @@ ServerSession::ServerSession(SessionConfig config, std::string peer_ip)
     : config_(std::move(config)), peer_ip_(std::move(peer_ip)), tls_active_(config_.tls_active) {}
 
 void ServerSession::start() {
-  append_reply(output_, {220, {}, config_.hostname + " ESMTP Poshta"});
+  append_reply(output_, {220, {}, config_.hostname + (lmtp() ? " LMTP Poshta" : " ESMTP Poshta")});
 }
 
 std::string ServerSession::take_output() {
@@ -47,6 +47,22 @@ void ServerSession::reply(const Reply& r) {
   append_reply(output_, r);
   if (r.code >= 500 && ++errors_ >= config_.max_errors) {
     close_with({421, "4.7.0", config_.hostname + " Too many errors, closing connection"});
+  }
+}
+
+// RFC 2033 §4.2: in LMTP the end of the message gets one reply per accepted
+// RCPT, in order (duplicates included); elsewhere, and when no transaction
+// has recipients, one reply. The copies count as one error.
+void ServerSession::reply_per_recipient(const Reply& r) {
+  if (!lmtp() || !txn_ || txn_->recipients.empty()) return reply(r);
+  const auto& rcpts = txn_->recipients;
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    Reply copy{r.code, r.enhanced, "<" + rcpts[i].args.address + "> " + r.text};
+    if (i + 1 < rcpts.size()) {
+      append_reply(output_, copy);
+    } else {
+      reply(copy);
+    }
   }
 }
 
@@ -148,8 +164,11 @@ void ServerSession::handle_command(const CommandLine& cmd) {
     return false;
   };
   switch (cmd.verb) {
-    case Verb::helo: return do_helo(cmd, false);
-    case Verb::ehlo: return do_helo(cmd, true);
+    case Verb::helo:
+    case Verb::ehlo:
+      // RFC 2033 §4.1: LHLO replaces them, so SMTP and LMTP are never confused.
+      if (lmtp()) return reply({500, "5.5.1", "This is an LMTP server: use LHLO"});
+      return do_helo(cmd, cmd.verb == Verb::ehlo);
     case Verb::mail:
     case Verb::send:
     case Verb::soml:
@@ -172,7 +191,9 @@ void ServerSession::handle_command(const CommandLine& cmd) {
     case Verb::help: return do_help(cmd);
     case Verb::starttls: return do_starttls(cmd);
     case Verb::auth: return do_auth(cmd);
-    case Verb::lhlo:  // LMTP's greeting has no meaning in SMTP
+    case Verb::lhlo:
+      if (lmtp()) return do_helo(cmd, true);
+      [[fallthrough]];  // LMTP's greeting has no meaning in SMTP
     case Verb::unknown: return reply({500, "5.5.2", "Command not recognized"});
   }
 }
@@ -181,7 +202,10 @@ void ServerSession::do_helo(const CommandLine& cmd, bool extended) {
   std::string_view name = cmd.args;
   while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
   if (name.empty() || name.find(' ') != std::string_view::npos) {
-    return reply({501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname"});
+    return reply({501, "5.5.4",
+                  lmtp()     ? "Syntax: LHLO hostname"
+                  : extended ? "Syntax: EHLO hostname"
+                             : "Syntax: HELO hostname"});
   }
   // Kept for the Received field: only printable US-ASCII, bounded.
   helo_.clear();
@@ -192,13 +216,13 @@ void ServerSession::do_helo(const CommandLine& cmd, bool extended) {
   std::string text = config_.hostname + " greets " + helo_ + "\nPIPELINING\nSIZE " +
                      std::to_string(config_.max_message_size) +
                      "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nDSN\nHELP";
-  if (config_.starttls && !tls_active_) text += "\nSTARTTLS";
+  if (config_.starttls && !tls_active_ && !lmtp()) text += "\nSTARTTLS";
   if (auth_offered()) text += "\nAUTH " + std::string(auth::SaslServer::kMechanisms);
   append_reply(output_, {250, {}, std::move(text)});
 }
 
 void ServerSession::do_mail(const CommandLine& cmd) {
-  if (helo_.empty()) return reply({503, "5.5.1", "Send HELO or EHLO first"});
+  if (helo_.empty()) return reply({503, "5.5.1", lmtp() ? "Send LHLO first" : "Send HELO or EHLO first"});
   if (txn_) return reply({503, "5.5.1", "Nested MAIL command: send RSET first"});
   if (config_.flavor == Flavor::submission && user_.empty()) {
     return reply({530, "5.7.0", "Authentication required"});
@@ -249,7 +273,9 @@ void ServerSession::do_rcpt(const CommandLine& cmd) {
     // RFC 821 SEND delivers to a user's terminal; this host has none.
     return reply({450, "4.2.0", "<" + args.address + "> is not logged in at a terminal"});
   }
-  pending_ = Request{Request::Kind::recipient, args.address, {}, !user_.empty() || config_.relay_trusted};
+  // LMTP is final delivery: never a relay, whoever the client is.
+  const bool may_relay = !lmtp() && (!user_.empty() || config_.relay_trusted);
+  pending_ = Request{Request::Kind::recipient, args.address, {}, may_relay};
   txn_->recipients.push_back({std::move(args), {}});
 }
 
@@ -269,7 +295,8 @@ void ServerSession::do_data(const CommandLine& cmd) {
   if (!cmd.args.empty()) return reply({501, "5.5.4", "Syntax: DATA"});
   if (!txn_) return reply({503, "5.5.1", "Need MAIL before DATA"});
   if (txn_->used_bdat) return reply({503, "5.5.1", "DATA cannot follow BDAT in one transaction"});
-  if (txn_->recipients.empty()) return reply({554, "5.5.1", "No valid recipients"});  // RFC 5321 §3.3
+  // RFC 5321 §3.3: 554; RFC 2033 §4.2: 503 in LMTP.
+  if (txn_->recipients.empty()) return reply({lmtp() ? 503 : 554, "5.5.1", "No valid recipients"});
   framer_.emplace(DataFramer::Mode::dot_terminated, config_.max_message_size);
   phase_ = Phase::data;
   append_reply(output_, {354, {}, "End data with <CR><LF>.<CR><LF>"});
@@ -291,7 +318,7 @@ void ServerSession::do_bdat(const CommandLine& cmd) {
   if (!txn_)
     refusal = Reply{503, "5.5.1", "Need MAIL before BDAT"};
   else if (txn_->recipients.empty())
-    refusal = Reply{554, "5.5.1", "No valid recipients"};
+    refusal = Reply{lmtp() ? 503 : 554, "5.5.1", "No valid recipients"};
   else if (framer_ && !txn_->used_bdat)
     refusal = Reply{503, "5.5.1", "BDAT cannot follow DATA"};
   else if (txn_->content.size() + size > config_.max_message_size) {
@@ -300,9 +327,14 @@ void ServerSession::do_bdat(const CommandLine& cmd) {
   }
   if (refusal) {
     // The chunk's octets still arrive and are skipped; the transaction is over.
+    // A refused BDAT LAST ends the message: in LMTP, one reply per recipient.
     chunk_discard_ = true;
+    if (last) {
+      reply_per_recipient(*refusal);
+    } else {
+      reply(*refusal);
+    }
     reset_transaction();
-    reply(std::move(*refusal));
     if (chunk_left_ == 0) phase_ = Phase::command;
     return;
   }
@@ -340,8 +372,8 @@ void ServerSession::finish_message() {
     refusal = Reply{554, "5.4.6", "Too many Received header fields: mail loop?"};
   }
   if (refusal) {
-    reset_transaction();
-    return reply(std::move(*refusal));
+    reply_per_recipient(*refusal);  // RFC 2033 §4.2: the whole message is refused, for everyone
+    return reset_transaction();
   }
   pending_ = Request{Request::Kind::message, {}, {}, false};
 }
@@ -349,8 +381,8 @@ void ServerSession::finish_message() {
 void ServerSession::resolve_message(Reply r) {
   if (!pending_ || pending_->kind != Request::Kind::message) return;
   pending_.reset();
+  reply_per_recipient(r);
   reset_transaction();
-  reply(std::move(r));
   process();
 }
 
@@ -373,7 +405,7 @@ void ServerSession::resolve_lookup(Reply r) {
 
 void ServerSession::do_starttls(const CommandLine& cmd) {
   if (!cmd.args.empty()) return reply({501, "5.5.4", "Syntax: STARTTLS"});
-  if (!config_.starttls) return reply({502, "5.5.1", "STARTTLS is not offered by this server"});
+  if (!config_.starttls || lmtp()) return reply({502, "5.5.1", "STARTTLS is not offered by this server"});
   if (tls_active_) return reply({503, "5.5.1", "TLS is already active"});
   append_reply(output_, {220, "2.0.0", "Ready to start TLS"});
   tls_requested_ = true;
@@ -455,16 +487,21 @@ void ServerSession::resolve_auth(bool ok, const std::string& user) {
 
 void ServerSession::do_help(const CommandLine& cmd) {
   if (cmd.args.empty()) {
-    std::string text = "Commands:";
+    std::string text = lmtp() ? "Commands: LHLO" : "Commands:";
     for (const auto& v : verbs()) {
-      if (v.verb != Verb::lhlo) text += " " + std::string(v.name);
+      if (offered(v.verb) && v.verb != Verb::lhlo) text += " " + std::string(v.name);
     }
     text += "\nHELP <command> shows its syntax\nReport problems to postmaster@" + config_.hostname;
     return reply({214, "2.0.0", std::move(text)});
   }
   const VerbInfo* v = find_verb(cmd.args);
-  if (!v || v->verb == Verb::lhlo) return reply({504, "5.5.1", "HELP topic unknown"});
+  if (!v || !offered(v->verb)) return reply({504, "5.5.1", "HELP topic unknown"});
   reply({214, "2.0.0", std::string(v->syntax)});
+}
+
+bool ServerSession::offered(Verb verb) const {
+  if (!lmtp()) return verb != Verb::lhlo;
+  return verb != Verb::helo && verb != Verb::ehlo && verb != Verb::starttls && verb != Verb::auth;
 }
 
 }  // namespace poshta::smtp

@@ -23,6 +23,13 @@
 // and authentication included (§4.2). AUTH (RFC 4954) is offered only on
 // submission listeners and only over TLS; the credentials become a request
 // whose answer is resolve_auth().
+//
+// LMTP (RFC 2033) is the `lmtp` flavor: the greeting says LMTP, LHLO is the
+// only hello (HELO and EHLO get 500), there is no STARTTLS, AUTH or relay,
+// DATA without an accepted recipient is 503, and the end of the message
+// (DATA's final dot, BDAT LAST) gets one reply per accepted RCPT, in order,
+// each naming its recipient (§4.2): the message is stored once, so they all
+// carry the same verdict.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +45,7 @@
 
 namespace poshta::smtp {
 
-enum class Flavor { smtp, submission };
+enum class Flavor { smtp, submission, lmtp };
 
 struct SessionConfig {
   std::string hostname;
@@ -103,8 +110,10 @@ class ServerSession {
   void resolve_auth(bool ok, const std::string& user);
   // 2xx: the authenticated user may use this sender address.
   void resolve_sender(Reply reply);
-  void resolve_lookup(Reply reply);   // VRFY or EXPN
-  void resolve_message(Reply reply);  // the message was queued (2xx) or not
+  void resolve_lookup(Reply reply);  // VRFY or EXPN
+  // The message was queued (2xx) or not. In LMTP every accepted recipient
+  // gets this reply, with "<address> " put before its text.
+  void resolve_message(Reply reply);
 
   // The transport's events.
   bool wants_tls() const { return tls_requested_; }
@@ -126,6 +135,7 @@ class ServerSession {
   const std::string& authenticated_user() const { return user_; }
   bool esmtp() const { return esmtp_; }
   const std::string& peer_ip() const { return peer_ip_; }
+  Flavor flavor() const { return config_.flavor; }
 
  private:
   enum class Phase { command, data, chunk, auth };
@@ -135,6 +145,7 @@ class ServerSession {
   void handle_line(std::string_view line);
   void handle_command(const CommandLine& cmd);
   void reply(const Reply& r);
+  void reply_per_recipient(const Reply& r);
   void close_with(const Reply& r);
   void reset_transaction();
 
@@ -150,6 +161,8 @@ class ServerSession {
   void sasl_step(const auth::SaslServer::Step& step);
   void settle_sender(const Reply& r);
   bool auth_offered() const { return config_.flavor == Flavor::submission && tls_active_; }
+  bool lmtp() const { return config_.flavor == Flavor::lmtp; }
+  bool offered(Verb verb) const;  // listed by HELP in this flavor
   void consume_chunk();
   void finish_message();
 

@@ -19,7 +19,8 @@ from poshta_helpers import HOST, deadline_poll, free_port, port_open  # noqa: E4
 from poshta_helpers import wait_listening  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-POSHTA_BIN = os.environ.get("POSHTA_BIN", str(ROOT / "build" / "poshta"))
+# Absolute: the server runs in its temporary directory (POSHTA_BIN=build/poshta works).
+POSHTA_BIN = os.path.abspath(os.environ.get("POSHTA_BIN", str(ROOT / "build" / "poshta")))
 
 START_TIMEOUT = 10
 STOP_TIMEOUT = 45          # the server may wait up to 30 s for transactions in flight
@@ -32,6 +33,7 @@ class Poshta:
     def __init__(self, tmpdir, extra_toml="", limits=None):
         self.dir = pathlib.Path(tmpdir)
         self.bin = POSHTA_BIN
+        self.host = HOST           # the address start() waits on (subclasses may listen elsewhere)
         self.smtp_port = free_port()
         self.submission_port = free_port()
         while self.submission_port == self.smtp_port:
@@ -97,7 +99,7 @@ class Poshta:
                 raise AssertionError(
                     f"poshta serve exited with {self.proc.returncode} while starting; log:\n"
                     + self.log_text(LOG_TAIL))
-            if port_open(pending[0]):
+            if port_open(pending[0], self.host):
                 pending.pop(0)
                 continue
             if time.monotonic() > end:

@@ -39,9 +39,9 @@ def free_port():
         s.close()
 
 
-def port_open(port):
+def port_open(port, host=HOST):
     try:
-        socket.create_connection((HOST, port), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
         return True
     except OSError:
         return False

@@ -2,7 +2,7 @@
 // client's byte stream (commands, DATA, BDAT) in two pieces; every request
 // the session makes is answered (recipients accepted, messages queued) so
 // the fuzzer reaches every phase. It must never crash, and a closed session
-// stays closed.
+// stays closed. Input that starts with "LHLO" drives the LMTP flavor.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -34,6 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.hostname = "mx.test";
   config.max_message_size = 2048;
   config.max_recipients = 5;
+  if (in.size() >= 4 && (in.substr(0, 4) == "LHLO" || in.substr(0, 4) == "lhlo")) {
+    config.flavor = poshta::smtp::Flavor::lmtp;
+  }
   poshta::smtp::ServerSession s(config, "127.0.0.1");
   s.start();
   const std::size_t cut = size / 3;

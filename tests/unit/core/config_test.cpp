@@ -228,16 +228,29 @@ TEST(Config, ImapListenerIsOnlyAWarning) {
   EXPECT_EQ(c.problems[0].line, 2);
 }
 
-TEST(Config, TlsIsTakenAndRelaySettingsAreWarnings) {
+TEST(Config, TlsAndRelaySettingsAreTaken) {
   const LoadedConfig c = load_config_text(
-      "[tls]\ncertificate = \"/dev/null\"\nprivate_key = \"/dev/null\"\n[delivery]\nsmarthost = \"10.0.0.1:25\"\n",
+      "[tls]\ncertificate = \"/dev/null\"\nprivate_key = \"/dev/null\"\n[delivery]\nsmarthost = \"10.0.0.1:25\"\n"
+      "smarthost_user = \"relay\"\nsmarthost_password_file = \"/dev/null\"\nrequire_tls = [\"Example.ORG\"]\n"
+      "lmtp = \"127.0.0.1:24\"\n",
       "t.toml");
   EXPECT_TRUE(c.ok()) << dump(c);
-  ASSERT_EQ(c.problems.size(), 1u) << dump(c);  // smarthost: relay is not built yet
-  EXPECT_FALSE(c.problems[0].fatal);
-  EXPECT_EQ(c.problems[0].line, 5);
+  EXPECT_TRUE(c.problems.empty()) << dump(c);
   EXPECT_EQ(c.config.tls.certificate, "/dev/null");
   EXPECT_EQ(c.config.delivery.smarthost, "10.0.0.1:25");
+  EXPECT_EQ(c.config.delivery.smarthost_user, "relay");
+  EXPECT_EQ(c.config.delivery.require_tls, std::vector<std::string>{"example.org"});
+  EXPECT_EQ(c.config.delivery.lmtp, "127.0.0.1:24");
+}
+
+TEST(Config, RelaySettingsAreChecked) {
+  for (const char* text : {"[delivery]\nresolver = \"dns.example:53\"\n",  // a name needs a resolver itself
+                           "[delivery]\nlmtp = \"store\"\n",
+                           "[delivery]\nsmarthost_user = \"relay\"\n",  // without its password file
+                           "[delivery]\nsmarthost_password_file = \"/nonexistent/pw\"\n",
+                           "[delivery]\nrequire_tls = [\"not a domain\"]\n"}) {
+    EXPECT_FALSE(load_config_text(text, "t.toml").ok()) << text;
+  }
 }
 
 TEST(Config, AnUnreadableCertificateIsAProblemOnItsLine) {
