@@ -19,6 +19,7 @@
 #include "core/group_sync.hpp"
 #include "directory/directory.hpp"
 #include "mime/address_list.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 #include "queue/spool.hpp"
 #include "smtp/command.hpp"
@@ -267,7 +268,7 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
     for (int attempt = 0; attempt < 5 && ec == std::errc::file_exists; ++attempt) {  // another process took the id
       env.id = spool.new_id();
       env.arrived = std::time(nullptr);
-      const std::string date = smtp::rfc5322_date(env.arrived);
+      const std::string date = mime::rfc5322_date(env.arrived);
       // What a submission server adds (RFC 6409 §8), and our trace field.
       std::string added = "Received: by " + config->hostname + " (Poshta sendmail, from userid " +
                           std::to_string(::getuid()) + ")\r\n\tid " + env.id + "; " + date + "\r\n";

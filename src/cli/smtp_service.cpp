@@ -1,4 +1,5 @@
 #include "cli/smtp_service.hpp"
+#include "mime/date.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -155,7 +156,7 @@ std::string submission_fixes(const std::string& content, const std::string& queu
     has_message_id = has_message_id || core::iequals(field->name, "Message-ID");
   }
   std::string fields;
-  if (!has_date) fields += "Date: " + smtp::rfc5322_date(now) + "\r\n";
+  if (!has_date) fields += "Date: " + mime::rfc5322_date(now) + "\r\n";
   if (!has_message_id) fields += "Message-ID: <" + queue_id + "@" + hostname + ">\r\n";
   return fields;
 }

@@ -4,7 +4,6 @@
 
 #include <chrono>
 
-#include "smtp/command.hpp"
 #include "smtp/reply_reader.hpp"
 
 namespace poshta::delivery {
@@ -50,9 +49,8 @@ void record(Message& m, queue::EnvelopeRecipient& r, const Attempt& a, const que
     r.last_error.clear();
     spdlog::info("delivery queue_id={} rcpt={} relay={} result=delivered reply=\"{}\"", id, r.address, a.relay, a.text);
     // RFC 3461 §6.2.1: a next hop that took NOTIFY reports success itself.
-    if ((r.notify & smtp::notify::success) && !a.dsn_passed_on) {
-      notice(m, r, a.remote_mta.empty() ? DsnRecipient::Action::delivered : DsnRecipient::Action::relayed, a, now);
-    }
+    const auto action = a.remote_mta.empty() ? DsnRecipient::Action::delivered : DsnRecipient::Action::relayed;
+    if (queue::report_wanted(r.notify, action) && !a.dsn_passed_on) notice(m, r, action, a, now);
     return;
   }
   r.last_error = a.text;
@@ -68,8 +66,7 @@ void record(Message& m, queue::EnvelopeRecipient& r, const Attempt& a, const que
   if (a.code < 500) r.last_error = "gave up after " + std::to_string(r.attempts) + " attempts: " + a.text;
   spdlog::warn("delivery queue_id={} rcpt={} relay={} result=failed attempts={} error=\"{}\"", id, r.address, a.relay,
                r.attempts, r.last_error);
-  const bool never = (r.notify & smtp::notify::never) || (r.notify != 0 && !(r.notify & smtp::notify::failure));
-  if (!never) {
+  if (queue::report_wanted(r.notify, DsnRecipient::Action::failed)) {
     Attempt final = a;
     if (a.code < 500) {  // timed out: a permanent status of the same detail
       final.status = "5" + status_of(a).substr(1);

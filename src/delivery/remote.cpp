@@ -29,6 +29,7 @@ constexpr int kMessagesPerConnection = 100;
 constexpr std::chrono::seconds kConnectTimeout{30};
 constexpr std::chrono::seconds kHandshakeTimeout{60};
 constexpr std::chrono::seconds kWriteTimeout{300};
+constexpr std::chrono::hours kTlsTroubleMemory{1};  // plaintext to a host whose TLS failed, then TLS again
 const std::string kSmarthostKey = "[smarthost]";
 const std::string kLmtpKey = "[lmtp]";
 
@@ -259,7 +260,12 @@ asio::awaitable<void> Remote::connection(std::string key) {
     for (const auto& target : r.targets) {
       if (d.queue.empty() || stopping_) break;
       smtp::TlsPolicy p = policy;
-      if (p == smtp::TlsPolicy::opportunistic && tls_trouble_.count(target.host)) p = smtp::TlsPolicy::none;
+      if (auto t = tls_trouble_.find(target.host); t != tls_trouble_.end()) {
+        if (t->second.until < std::chrono::steady_clock::now())
+          tls_trouble_.erase(t);
+        else if (p == smtp::TlsPolicy::opportunistic)
+          p = smtp::TlsPolicy::none;
+      }
       r.tls_failed = false;
       co_await serve(key, target, p, r);
       if (r.tls_failed && p == smtp::TlsPolicy::opportunistic && !stopping_) {
@@ -347,7 +353,7 @@ asio::awaitable<void> Remote::serve(const std::string& key, const Target& target
     const bool handshake = f.tls && policy == smtp::TlsPolicy::opportunistic;
     route.tls_failed = handshake;
     if (handshake) {
-      tls_trouble_[target.host] = f.text;
+      tls_trouble_[target.host] = {f.text, std::chrono::steady_clock::now() + kTlsTroubleMemory};
       spdlog::warn("delivery destination={} relay={} event=tls_failed error=\"{}\" next=plaintext", key, label, f.text);
     }
     route.last = {f.permanent ? 550 : 421, f.permanent ? "5.0.0" : "4.4.2", label + ": " + f.text, "", label, false};

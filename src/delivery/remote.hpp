@@ -17,6 +17,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -106,8 +107,12 @@ class Remote : public Relay {
 
   // Event loop only.
   std::map<std::string, Destination> destinations_;
-  std::map<std::string, std::string> tls_trouble_;  // host -> what went wrong with TLS there
-  std::set<net::Stream*> open_;                     // closed by stop()
+  struct TlsTrouble {
+    std::string error;
+    std::chrono::steady_clock::time_point until;  // plaintext for this host until then
+  };
+  std::map<std::string, TlsTrouble> tls_trouble_;
+  std::set<net::Stream*> open_;  // closed by stop()
   bool stopping_ = false;
 };
 

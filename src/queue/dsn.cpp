@@ -5,15 +5,13 @@
 #include <ctime>
 
 #include "core/address.hpp"
+#include "core/notify.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 
 namespace poshta::queue {
 
 namespace {
-
-// RFC 3461 NOTIFY bits as EnvelopeRecipient::notify holds them (the values
-// of smtp::notify, repeated here because queue/ does not depend on smtp/).
-constexpr std::uint8_t kNotifyNever = 1, kNotifySuccess = 2, kNotifyFailure = 4, kNotifyDelay = 8;
 
 constexpr std::size_t kMaxLine = 998;   // RFC 5322 §2.1.1, octets before the CRLF
 constexpr std::size_t kTextWidth = 76;  // lines of the human-readable part
@@ -30,20 +28,6 @@ const char* action_name(Action a) {
     case Action::expanded: return "expanded";
   }
   return "failed";
-}
-
-// RFC 5322 §3.3 date-time in UTC: "Thu, 26 Nov 2026 06:30:00 +0000".
-std::string rfc5322_date(std::int64_t when) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto t = static_cast<std::time_t>(when);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
 }
 
 bool has_8bit(std::string_view s) {
@@ -527,7 +511,7 @@ std::string build_dsn(const DsnInput& in) {
   // Part 1: for people.
   std::string text;
   std::string intro = "This is Poshta at " + host + ", with a report on a message you sent";
-  if (env.arrived != 0) intro += " (it arrived here on " + rfc5322_date(env.arrived) + ")";
+  if (env.arrived != 0) intro += " (it arrived here on " + mime::rfc5322_date(env.arrived) + ")";
   put_wrapped(text, "", "", intro + ".");
   for (const Action a : {Action::failed, Action::delayed, Action::delivered, Action::relayed, Action::expanded}) {
     bool first = true;
@@ -553,7 +537,8 @@ std::string build_dsn(const DsnInput& in) {
         put_wrapped(text, "    ", "      ", remote.empty() ? diagnostic : remote + " said: " + diagnostic);
       }
       if (a == Action::delayed && r.will_retry_until != 0) {
-        put_wrapped(text, "    ", "      ", "Delivery will be tried until " + rfc5322_date(r.will_retry_until) + ".");
+        put_wrapped(text, "    ", "      ",
+                    "Delivery will be tried until " + mime::rfc5322_date(r.will_retry_until) + ".");
       }
     }
   }
@@ -572,7 +557,7 @@ std::string build_dsn(const DsnInput& in) {
   std::string status;
   if (!env.envid.empty()) put_field(status, "Original-Envelope-Id", one_line(xtext_decode(env.envid), false));
   put_field(status, "Reporting-MTA", "dns; " + host);
-  if (env.arrived != 0) put_field(status, "Arrival-Date", rfc5322_date(env.arrived));
+  if (env.arrived != 0) put_field(status, "Arrival-Date", mime::rfc5322_date(env.arrived));
   if (!env.id.empty()) put_field(status, "X-Poshta-Queue-ID", one_line(env.id, false));
   for (const auto& r : in.recipients) {
     status += "\r\n";
@@ -586,9 +571,9 @@ std::string build_dsn(const DsnInput& in) {
     if (!diagnostic.empty()) {
       put_field(status, "Diagnostic-Code", (is_smtp_reply(diagnostic) ? "smtp; " : "X-Poshta; ") + diagnostic);
     }
-    if (r.last_attempt != 0) put_field(status, "Last-Attempt-Date", rfc5322_date(r.last_attempt));
+    if (r.last_attempt != 0) put_field(status, "Last-Attempt-Date", mime::rfc5322_date(r.last_attempt));
     if (r.action == Action::delayed && r.will_retry_until != 0) {
-      put_field(status, "Will-Retry-Until", rfc5322_date(r.will_retry_until));
+      put_field(status, "Will-Retry-Until", mime::rfc5322_date(r.will_retry_until));
     }
   }
 
@@ -612,7 +597,7 @@ std::string build_dsn(const DsnInput& in) {
             any_failed    ? "Undelivered Mail Returned to Sender"
             : any_delayed ? "Delayed Mail (still being retried)"
                           : "Successful Mail Delivery Report");
-  put_field(out, "Date", rfc5322_date(in.now));
+  put_field(out, "Date", mime::rfc5322_date(in.now));
   put_field(out, "Message-ID", "<" + message_id + ">");
   put_field(out, "MIME-Version", "1.0");
   put_field(out, "Auto-Submitted", "auto-replied");  // RFC 3834 §5
@@ -647,23 +632,17 @@ std::string build_dsn(const DsnInput& in) {
   return out;
 }
 
-std::vector<std::size_t> dsn_wanted(const Envelope& env, bool delivered_too, bool delayed_too) {
-  std::vector<std::size_t> out;
-  if (env.sender.empty()) return out;
-  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
-    const auto& r = env.recipients[i];
-    const std::uint8_t n = r.notify;
-    if (n & kNotifyNever) continue;
-    bool wanted = false;
-    switch (r.state) {
-      case RecipientState::failed: wanted = n == 0 || (n & kNotifyFailure); break;
-      case RecipientState::delivered: wanted = delivered_too && (n & kNotifySuccess); break;
-      case RecipientState::deferred: wanted = delayed_too && (n == 0 || (n & kNotifyDelay)); break;
-      case RecipientState::pending: break;
-    }
-    if (wanted) out.push_back(i);
+bool report_wanted(std::uint8_t notify, DsnRecipient::Action action) {
+  namespace n = core::notify;
+  if (notify & n::never) return false;
+  switch (action) {
+    case DsnRecipient::Action::failed: return notify == 0 || (notify & n::failure);
+    case DsnRecipient::Action::delayed: return notify == 0 || (notify & n::delay);
+    case DsnRecipient::Action::delivered:
+    case DsnRecipient::Action::relayed:
+    case DsnRecipient::Action::expanded: return (notify & n::success) != 0;
   }
-  return out;
+  return false;
 }
 
 }  // namespace poshta::queue

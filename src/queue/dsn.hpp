@@ -2,7 +2,7 @@
 // delivery reports) as multipart/report messages (RFC 6522) with a
 // message/delivery-status part (RFC 3464), honouring the DSN parameters of
 // RFC 3461 (NOTIFY, RET, ENVID, ORCPT) and using RFC 3463 status codes.
-// Pure functions: the caller decides whom to report on (dsn_wanted), builds
+// Pure functions: the caller decides whom to report on (report_wanted), builds
 // the message (build_dsn) and queues it with the null sender <> to the
 // original sender.
 #pragma once
@@ -54,12 +54,11 @@ struct DsnInput {
 // SMTPUTF8 flag as the original.
 std::string build_dsn(const DsnInput& in);
 
-// Which recipients of `env` the caller must report on, given their states:
-// failed recipients unless their NOTIFY excludes FAILURE (NEVER, or a list
-// without FAILURE); delivered ones only when `delivered_too` and NOTIFY
-// has SUCCESS; deferred ones only when `delayed_too` and NOTIFY has DELAY
-// or was not given. Nothing when env.sender is empty (no report on a
-// report: RFC 3461 §6.2, RFC 5321 §6.1). Returns their indexes.
-std::vector<std::size_t> dsn_wanted(const Envelope& env, bool delivered_too, bool delayed_too = false);
+// Whether a recipient whose NOTIFY (core::notify bits, 0: not given) is
+// `notify` asked for a report of `action` (RFC 3461 §4.1): failures unless
+// NOTIFY is NEVER or a list without FAILURE, delays when not given or with
+// DELAY, successes only with SUCCESS. The caller never reports on a message
+// from the null sender (RFC 3461 §6.2, RFC 5321 §6.1).
+bool report_wanted(std::uint8_t notify, DsnRecipient::Action action);
 
 }  // namespace poshta::queue

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/notify.hpp"
 #include "smtp/reply.hpp"
 
 namespace poshta::smtp {
@@ -69,9 +70,7 @@ struct MailArgs {
   std::string envid;                      // RFC 3461 §4.4, still xtext-encoded
 };
 
-namespace notify {  // RFC 3461 §4.1 NOTIFY, as bits
-inline constexpr std::uint8_t never = 1, success = 2, failure = 4, delay = 8;
-}
+namespace notify = core::notify;  // RFC 3461 §4.1 NOTIFY, as bits
 
 struct RcptArgs {
   std::string address;

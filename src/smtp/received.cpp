@@ -1,18 +1,8 @@
 #include "smtp/received.hpp"
 
-namespace poshta::smtp {
+#include "mime/date.hpp"
 
-std::string rfc5322_date(std::time_t when) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  ::gmtime_r(&when, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
+namespace poshta::smtp {
 
 std::string received_field(const ReceivedInfo& info) {
   // RFC 5321 §4.4 TCP-info is an address literal: "[IPv6:...]" for IPv6 (§4.1.3).
@@ -23,7 +13,7 @@ std::string received_field(const ReceivedInfo& info) {
   if (!info.authenticated_user.empty()) f += "\t(authenticated as " + info.authenticated_user + ")\r\n";
   f += "\tby " + info.hostname + " (Poshta) with " + info.protocol + " id " + info.queue_id;
   if (!info.recipient.empty()) f += "\r\n\tfor <" + info.recipient + ">";
-  f += "; " + rfc5322_date(info.when) + "\r\n";
+  f += "; " + mime::rfc5322_date(info.when) + "\r\n";
   return f;
 }
 

@@ -29,7 +29,4 @@ std::string received_field(const ReceivedInfo& info);
 // with `lmtp`, "LMTP" and its forms (RFC 3848, RFC 6531 §3.7.3: UTF8LMTP).
 std::string received_protocol(bool esmtp, bool utf8, bool tls, bool authenticated, bool lmtp = false);
 
-// RFC 5322 §3.3 date-time in UTC: "Thu, 26 Nov 2026 06:30:00 +0000".
-std::string rfc5322_date(std::time_t when);
-
 }  // namespace poshta::smtp

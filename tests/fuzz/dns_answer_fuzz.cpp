@@ -18,7 +18,8 @@ namespace {
 void check_addresses(const poshta::dns::AddressAnswer& answer, bool ipv6) {
   using poshta::dns::Outcome;
   if (answer.outcome == Outcome::found && answer.addresses.empty()) std::abort();
-  if (answer.outcome != Outcome::found && (!answer.addresses.empty() || answer.error.empty())) std::abort();
+  if (answer.outcome != Outcome::found && !answer.addresses.empty()) std::abort();
+  if (answer.outcome == Outcome::temporary && answer.error.empty()) std::abort();
   if (answer.outcome == Outcome::null_mx) std::abort();
   if (answer.addresses.size() > 32) std::abort();
   unsigned char buffer[16];
@@ -46,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (i > 0 && mx.hosts[i - 1].preference > mx.hosts[i].preference) std::abort();
     }
   } else {
-    if (!mx.hosts.empty() || mx.error.empty()) std::abort();
+    if (!mx.hosts.empty()) std::abort();
+    if ((mx.outcome == Outcome::temporary || mx.outcome == Outcome::null_mx) && mx.error.empty()) std::abort();
   }
 
   check_addresses(poshta::dns::addresses_from_answer(ARES_SUCCESS, answer, false), false);

@@ -1,7 +1,7 @@
 // queue/dsn: bounces and delivery reports. Each report is parsed back with
 // plain string handling: its header, the multipart/report structure, the
 // message/delivery-status fields, and what is returned of the original.
-// dsn_wanted is checked against the NOTIFY bits as the SMTP parser stores them.
+// report_wanted is checked against the NOTIFY bits as the SMTP parser stores them.
 #include "queue/dsn.hpp"
 
 #include <gtest/gtest.h>
@@ -631,84 +631,32 @@ TEST(DsnBuild, WorksWithoutEnvelopeOrMessageId) {
   EXPECT_FALSE(field(status_blocks(r.parts[1].body)[0], "Arrival-Date"));
 }
 
-// --- dsn_wanted ---
+// --- report_wanted ---
 
-Envelope wanted_envelope(std::uint8_t notify) {
-  Envelope e;
-  e.id = "19c0e3b2a4f10003";
-  e.sender = "alice@client.example";
-  for (const auto state :
-       {RecipientState::pending, RecipientState::deferred, RecipientState::delivered, RecipientState::failed}) {
-    EnvelopeRecipient r;
-    r.address = std::string(state_name(state)) + "@example.org";
-    r.notify = notify;
-    r.state = state;
-    e.recipients.push_back(r);
-  }
-  return e;  // indexes: 0 pending, 1 deferred, 2 delivered, 3 failed
+TEST(DsnReportWanted, NotifyNotGivenReportsFailuresAndDelaysOnly) {
+  EXPECT_TRUE(report_wanted(0, DsnRecipient::Action::failed));
+  EXPECT_TRUE(report_wanted(0, DsnRecipient::Action::delayed));
+  EXPECT_FALSE(report_wanted(0, DsnRecipient::Action::delivered));
+  EXPECT_FALSE(report_wanted(0, DsnRecipient::Action::relayed));
 }
 
-using Indexes = std::vector<std::size_t>;
-
-TEST(DsnWanted, NullSenderGetsNothing) {
-  for (const std::uint8_t notify :
-       {std::uint8_t{0}, smtp::notify::failure,
-        std::uint8_t(smtp::notify::success | smtp::notify::failure | smtp::notify::delay)}) {
-    Envelope e = wanted_envelope(notify);
-    e.sender.clear();
-    EXPECT_TRUE(dsn_wanted(e, true, true).empty()) << int(notify);
+TEST(DsnReportWanted, NeverReportsNothing) {
+  for (const auto a : {DsnRecipient::Action::failed, DsnRecipient::Action::delayed, DsnRecipient::Action::delivered,
+                       DsnRecipient::Action::relayed, DsnRecipient::Action::expanded}) {
+    EXPECT_FALSE(report_wanted(smtp::notify::never, a));
   }
 }
 
-TEST(DsnWanted, NotifyNeverGetsNothing) {
-  const Envelope e = wanted_envelope(smtp::notify::never);
-  EXPECT_TRUE(dsn_wanted(e, false).empty());
-  EXPECT_TRUE(dsn_wanted(e, true, true).empty());
-}
-
-TEST(DsnWanted, NotifyNotGivenReportsFailures) {
-  const Envelope e = wanted_envelope(0);
-  EXPECT_EQ(dsn_wanted(e, false), (Indexes{3}));
-  EXPECT_EQ(dsn_wanted(e, true), (Indexes{3}));  // no success report unless asked for
-}
-
-TEST(DsnWanted, FailureBitReportsFailuresOnly) {
-  const Envelope e = wanted_envelope(smtp::notify::failure);
-  EXPECT_EQ(dsn_wanted(e, true), (Indexes{3}));
-  EXPECT_EQ(dsn_wanted(e, true, true), (Indexes{3}));
-}
-
-TEST(DsnWanted, SuccessWithoutFailureSkipsFailures) {
-  const Envelope e = wanted_envelope(smtp::notify::success);
-  EXPECT_TRUE(dsn_wanted(e, false).empty());
-  EXPECT_EQ(dsn_wanted(e, true), (Indexes{2}));
-}
-
-TEST(DsnWanted, SuccessReportedOnlyWhenDeliveredToo) {
-  const Envelope e = wanted_envelope(smtp::notify::success | smtp::notify::failure);
-  EXPECT_EQ(dsn_wanted(e, false), (Indexes{3}));
-  EXPECT_EQ(dsn_wanted(e, true), (Indexes{2, 3}));
-}
-
-TEST(DsnWanted, DelayReportedOnlyWhenDelayedTooAndAllowed) {
-  EXPECT_EQ(dsn_wanted(wanted_envelope(smtp::notify::delay | smtp::notify::failure), false), (Indexes{3}));
-  EXPECT_EQ(dsn_wanted(wanted_envelope(smtp::notify::delay | smtp::notify::failure), false, true), (Indexes{1, 3}));
-  EXPECT_EQ(dsn_wanted(wanted_envelope(0), false, true), (Indexes{1, 3}));
-  EXPECT_EQ(dsn_wanted(wanted_envelope(smtp::notify::failure), false, true), (Indexes{3}));
-}
-
-TEST(DsnWanted, EachRecipientByItsOwnNotify) {
-  Envelope e;
-  e.sender = "alice@client.example";
-  const std::uint8_t notifies[] = {0, smtp::notify::never, smtp::notify::failure, smtp::notify::success};
-  for (const auto n : notifies) {
-    EnvelopeRecipient r;
-    r.address = "r" + std::to_string(n) + "@example.org";
-    r.notify = n;
-    r.state = RecipientState::failed;
-    e.recipients.push_back(r);
-  }
-  EXPECT_EQ(dsn_wanted(e, true), (Indexes{0, 2}));
+TEST(DsnReportWanted, AListReportsWhatItNames) {
+  using A = DsnRecipient::Action;
+  EXPECT_TRUE(report_wanted(smtp::notify::failure, A::failed));
+  EXPECT_FALSE(report_wanted(smtp::notify::failure, A::delivered));
+  EXPECT_FALSE(report_wanted(smtp::notify::failure, A::delayed));
+  EXPECT_FALSE(report_wanted(smtp::notify::success, A::failed));
+  EXPECT_TRUE(report_wanted(smtp::notify::success, A::delivered));
+  EXPECT_TRUE(report_wanted(smtp::notify::success, A::relayed));
+  EXPECT_TRUE(report_wanted(smtp::notify::success | smtp::notify::failure, A::failed));
+  EXPECT_TRUE(report_wanted(smtp::notify::delay, A::delayed));
 }
 
 }  // namespace

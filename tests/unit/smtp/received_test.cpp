@@ -1,5 +1,6 @@
 // smtp/received: the trace field prepended to every accepted message.
 #include "smtp/received.hpp"
+#include "mime/date.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +22,7 @@ TEST(Received, NamesClientServerProtocolIdAndDate) {
   EXPECT_EQ(received_field(info("192.0.2.7")),
             "Received: from client.example ([192.0.2.7])\r\n"
             "\tby mx.test (Poshta) with ESMTP id 0123456789abcdef; " +
-                rfc5322_date(1795675669) + "\r\n");
+                mime::rfc5322_date(1795675669) + "\r\n");
 }
 
 TEST(Received, IPv6ClientIsAnIPv6AddressLiteral) {
@@ -35,8 +36,8 @@ TEST(Received, SingleRecipientIsNamedInAForClause) {
 }
 
 TEST(Received, DateIsRfc5322InUtc) {
-  EXPECT_EQ(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-  EXPECT_EQ(rfc5322_date(1795675669), "Thu, 26 Nov 2026 06:47:49 +0000");
+  EXPECT_EQ(mime::rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(mime::rfc5322_date(1795675669), "Thu, 26 Nov 2026 06:47:49 +0000");
 }
 
 }  // namespace
