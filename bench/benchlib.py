@@ -93,7 +93,7 @@ def find_smtp_source():
               "/usr/libexec/postfix/smtp-source"):
         if p and os.access(p, os.X_OK):
             return p
-    die("smtp-source not found; install Postfix: scripts/setup.sh --bench")
+    die("smtp-source not found; install Postfix: scripts/setup.sh")
 
 
 def wait_banner(port, timeout=30.0, proc=None):

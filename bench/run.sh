@@ -6,28 +6,29 @@
 #
 #   --quick            small sizes for a smoke test (300 messages, 2 reps, 1000/100 connections)
 #   --poshta PATH      the binary (default: build/poshta)
-#   --count N          messages per SMTP run (default 2000)
+#   --count N          messages per SMTP and relay run (default 2000)
 #   --reps N           repetitions per case, medians printed (default 3)
 #   --conns N          idle connections held to Poshta (default 5000)
 #   --postfix-conns N  idle connections held to Postfix (default 200; one process each)
 #   --json FILE        also append machine-readable results to FILE
 #   --keep             keep the scratch directories under /var/tmp (logs, mail)
 #
-# Run as root after `scripts/setup.sh --bench`. Progress goes to stderr, the tables to
+# Run as root after `scripts/setup.sh`. Progress goes to stderr, the tables to
 # stdout; the exit status is non-zero when a run failed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 common=()
 delivery=()
+relay=()
 memory=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) delivery+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2) ;;
+    --quick) delivery+=(--count 300 --reps 2); relay+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2) ;;
     --poshta|--json) common+=("$1" "$2"); shift ;;
     --keep) common+=("$1") ;;
-    --count) delivery+=(--count "$2"); shift ;;
-    --reps) delivery+=(--reps "$2"); memory+=(--reps "$2"); shift ;;
+    --count) delivery+=(--count "$2"); relay+=(--count "$2"); shift ;;
+    --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); shift ;;
     --conns) memory+=(--conns "$2"); shift ;;
     --postfix-conns) memory+=(--postfix-conns "$2"); shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
@@ -40,12 +41,14 @@ if [ "$(id -u)" != 0 ]; then
   echo "run.sh: run as root (Postfix's private instance needs it)" >&2
   exit 1
 fi
-command -v postfix >/dev/null || { echo "run.sh: Postfix missing: scripts/setup.sh --bench" >&2; exit 1; }
+command -v postfix >/dev/null || { echo "run.sh: Postfix missing: scripts/setup.sh" >&2; exit 1; }
 
 status=0
 echo "== Poshta benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r)"
 echo
 python3 "$here/smtp_delivery.py" "${common[@]}" "${delivery[@]}" || status=1
+echo
+python3 "$here/relay.py" "${common[@]}" "${relay[@]}" || status=1
 echo
 python3 "$here/idle_memory.py" "${common[@]}" "${memory[@]}" || status=1
 exit $status

@@ -21,7 +21,7 @@ queues drained between runs, and the medians are printed as a table with the rat
 Poshta/Postfix (> 1 means Poshta is faster).
 
 Run as root:  bench/smtp_delivery.py [--count 2000] [--reps 3] [--poshta build/poshta]
-Needs: Postfix (smtp-source), from `scripts/setup.sh --bench`. Only 127.0.0.1 is used;
+Needs: Postfix (smtp-source), from `scripts/setup.sh`. Only 127.0.0.1 is used;
 Postfix has no DNS and no outbound transport, Poshta's resolver is 127.0.0.1:9.
 """
 import argparse

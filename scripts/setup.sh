@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything Poshta needs to build, test and benchmark on Debian 12,
 # from Debian's own packages, then configures and builds the release tree in
-# build/. Run as root (or through sudo). Safe to run again.
+# build/. Postfix and Dovecot are installed too, not started: the tests run
+# private instances of them as peers (interoperability), and bench/ as
+# anchors. Run as root (or through sudo). Safe to run again.
 #
 #   scripts/setup.sh            packages + release build
 #   scripts/setup.sh --deps     packages only
-#   scripts/setup.sh --bench    also the anchors for bench/ (Postfix, Dovecot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_build=1
-want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --deps) want_build=0 ;;
-    --bench) want_bench=1 ;;
-    *) echo "usage: scripts/setup.sh [--deps] [--bench]" >&2; exit 2 ;;
+    *) echo "usage: scripts/setup.sh [--deps]" >&2; exit 2 ;;
   esac
 done
 
@@ -28,10 +27,9 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest swaks
   curl dnsmasq-base openssl procps libnet-ssleay-perl libio-socket-ssl-perl
+  # peers of the interoperability tests and anchors of the benchmarks
+  postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd
 )
-if [ "$want_bench" = 1 ]; then
-  packages+=(postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,9 +39,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  if [ "$want_bench" = 1 ]; then
-    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
-  fi
+  # Postfix is only a peer here: it must not configure itself as the host's MTA.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

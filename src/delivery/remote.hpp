@@ -16,6 +16,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <deque>
@@ -85,6 +86,7 @@ class Remote : public Relay {
   struct Destination {
     std::deque<Item> queue;
     int connections = 0;
+    std::vector<asio::steady_timer*> idle;  // connections waiting for more mail
   };
 
   void enqueue(Message m);

@@ -88,6 +88,7 @@ AddressAnswer addresses_from_answer(int status, std::span<const unsigned char> a
     }
     if (status == ARES_SUCCESS) {
       out.outcome = out.addresses.empty() ? Outcome::no_records : Outcome::found;
+      if (out.addresses.empty()) out.error = ipv6 ? "no AAAA record" : "no A record";
       return out;
     }
   }

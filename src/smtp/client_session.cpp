@@ -199,7 +199,9 @@ void ClientSession::on_reply(const ServerReply& reply) {
         return command(auth::base64_encode(options_.auth_password), Expect::auth_password);
       }
       return fail("authentication failed: " + reply.text(), false);
-    case Expect::rset: return;  // whatever it says, the next MAIL starts afresh
+    case Expect::rset:  // whatever it says, the next MAIL starts afresh
+      if (message_ && !caps_.pipelining) start_mail();
+      return;
     case Expect::mail:
       mail_reply_ = reply;
       if (!reply.positive()) {
@@ -348,7 +350,17 @@ void ClientSession::send(const OutgoingMessage& message) {
   }
 
   state_ = State::transaction;
-  if (needs_reset_) command("RSET", Expect::rset);
+  if (needs_reset_) {
+    command("RSET", Expect::rset);
+    needs_reset_ = false;
+    if (!caps_.pipelining) return;  // MAIL follows the reply (RFC 2920: no pipelining without it)
+  }
+  start_mail();
+}
+
+void ClientSession::start_mail() {
+  const OutgoingMessage& message = *message_;
+  const bool eight_bit = message.body == BodyType::eight_bit_mime || has_eight_bit(message.content);
   std::string mail = "MAIL FROM:<" + message.sender + ">";
   if (caps_.size) mail += " SIZE=" + std::to_string(message.content.size());
   if (eight_bit) mail += " BODY=8BITMIME";

@@ -59,7 +59,7 @@ std::optional<ServerReply> ReplyReader::next() {
     const auto nl = buffer_.find('\n', scanned_);
     if (nl == std::string::npos) {
       scanned_ = buffer_.size();
-      if (buffer_.size() > kMaxLine) broken_ = true;
+      if (buffer_.size() > kMaxLine + 1) broken_ = true;  // + 1: the CR of a line of kMaxLine
       return std::nullopt;
     }
     std::string_view line(buffer_.data(), nl);
