@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/control.hpp"
+#include "cli/pop3_service.hpp"
 #include "cli/smtp_service.hpp"
 #include "core/address.hpp"
 #include "core/files.hpp"
@@ -170,7 +171,9 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     runner.set_relay(&remote);
     server.on_stop([&remote] { remote.stop(); });
     serve_control(server, runner, data / "control.sock");
-    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), {}};
+    AuthThrottle throttle;
+    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), throttle};
+    Pop3Context pop3_ctx{server, directory, maildir, throttle, smtp_ctx.config, smtp_ctx.tls, {}};
 
     // Signals are handled before any port is open: a SIGTERM that arrives as
     // soon as clients can connect must stop the server cleanly, not kill it.
@@ -227,6 +230,16 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
                         [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
+                        });
+          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
+          break;
+        }
+        case core::Protocol::pop3:
+        case core::Protocol::pop3s: {
+          const bool implicit_tls = l.protocol == core::Protocol::pop3s;
+          server.listen(l.host, l.port, name, "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+                        [&pop3_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
+                          return serve_pop3(c, pop3_ctx, implicit_tls);
                         });
           spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;

@@ -1,5 +1,4 @@
 #include "cli/smtp_service.hpp"
-#include "mime/date.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,6 +12,7 @@
 #include "auth/password.hpp"
 #include "core/address.hpp"
 #include "core/ids.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 #include "smtp/received.hpp"
 
@@ -65,41 +65,6 @@ smtp::Reply check_sender(SmtpContext& ctx, const std::string& user, const std::s
 }
 
 // Checking a password runs on the thread pool: hashes are slow on purpose.
-class AuthTask final : public net::BlockingTask {
- public:
-  AuthTask(directory::Directory& directory, std::string user, std::string password)
-      : directory_(directory), user_(core::canonical_address(user)), password_(std::move(password)) {}
-  void run() override {
-    std::string hash;
-    const auto found = directory_.password_hash(user_, hash);
-    // An unknown user costs a hash too, so timing does not tell users apart.
-    static const std::string kDummy = *auth::hash_password("poshta-timing-equaliser");
-    ok_ = auth::verify_password(password_, found == directory::Lookup::found ? hash : kDummy) &&
-          found == directory::Lookup::found;
-    password_.assign(password_.size(), '\0');
-  }
-  bool ok() const { return ok_; }
-  const std::string& user() const { return user_; }
-
- private:
-  directory::Directory& directory_;
-  std::string user_;
-  std::string password_;
-  bool ok_ = false;
-};
-
-// A growing delay before each "535" to the same client address: 250 ms,
-// doubling per failure, at most 8 s; forgotten after a success.
-std::chrono::milliseconds auth_penalty(SmtpContext& ctx, const std::string& ip, bool ok) {
-  if (ok) {
-    ctx.auth_failures.erase(ip);
-    return std::chrono::milliseconds(0);
-  }
-  if (ctx.auth_failures.size() > 100000) ctx.auth_failures.clear();  // bounded memory
-  const std::uint32_t n = ++ctx.auth_failures[ip];
-  return std::chrono::milliseconds(std::min<std::uint64_t>(8000, 250ULL << std::min<std::uint32_t>(n - 1, 5)));
-}
-
 smtp::Reply lookup(SmtpContext& ctx, const smtp::Request& request) {
   std::string address = request.address;
   if (address.find('@') == std::string::npos) address += "@" + ctx.directory.primary_domain();  // "VRFY Smith"
@@ -270,7 +235,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
 
   std::array<char, kReadChunk> buf;
   std::unique_ptr<StoreTask> store;
-  std::unique_ptr<AuthTask> auth;
+  std::unique_ptr<PasswordCheck> auth;
   asio::steady_timer penalty(ctx.server.context());
   bool told_to_stop = false;
   for (;;) {
@@ -306,9 +271,9 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
           session.resolve_sender(check_sender(ctx, session.authenticated_user(), request.address));
           break;
         case smtp::Request::Kind::auth: {
-          auth = std::make_unique<AuthTask>(ctx.directory, request.address, request.password);
+          auth = std::make_unique<PasswordCheck>(ctx.directory, request.address, request.password);
           co_await net::offload(ctx.server, *auth);
-          const auto delay = auth_penalty(ctx, conn->peer_ip(), auth->ok());
+          const auto delay = ctx.throttle.delay(conn->peer_ip(), auth->ok());
           if (auth->ok()) {
             spdlog::info("smtp session={} event=authenticated user={}", session_id, auth->user());
           } else {

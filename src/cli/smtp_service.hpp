@@ -9,6 +9,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "cli/password_check.hpp"
 #include "core/config.hpp"
 #include "delivery/runner.hpp"
 #include "directory/directory.hpp"
@@ -26,9 +27,9 @@ struct SmtpContext {
   queue::Journal& journal;
   queue::Spool& spool;
   delivery::Runner& runner;
-  std::shared_ptr<const core::Config> config;                    // replaced on SIGHUP; read on the event loop only
-  net::TlsContextPtr tls;                                        // replaced on SIGHUP; null if TLS could not be set up
-  std::unordered_map<std::string, std::uint32_t> auth_failures;  // per client address, event loop only
+  std::shared_ptr<const core::Config> config;  // replaced on SIGHUP; read on the event loop only
+  net::TlsContextPtr tls;                      // replaced on SIGHUP; null if TLS could not be set up
+  AuthThrottle& throttle;                      // shared with POP3 and IMAP
 };
 
 // `implicit_tls`: the submissions listener (RFC 8314), TLS before the greeting.

@@ -29,8 +29,8 @@ constexpr ProtocolInfo kProtocols[] = {
     {"lmtp", Protocol::lmtp, true},
     {"imap", Protocol::imap, false},
     {"imaps", Protocol::imaps, false},
-    {"pop3", Protocol::pop3, false},
-    {"pop3s", Protocol::pop3s, false},
+    {"pop3", Protocol::pop3, true},
+    {"pop3s", Protocol::pop3s, true},
 };
 
 std::string system_hostname() {
@@ -68,6 +68,8 @@ class Loader {
         limits(node);
       } else if (k == "delivery") {
         delivery(node);
+      } else if (k == "auth") {
+        auth(node);
       } else {
         unknown(node, "", k);
       }
@@ -256,6 +258,21 @@ class Loader {
         if (auto d = duration_of(value, k)) l.data_timeout = *d;
       } else {
         unknown(value, "limits", k);
+      }
+    }
+  }
+
+  void auth(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return problem(node, "auth must be a table");
+    for (auto&& [key, value] : *table) {
+      if (key.str() == "plaintext_on_loopback") {
+        if (auto b = value.value<bool>())
+          config().auth.plaintext_on_loopback = *b;
+        else
+          problem(value, "plaintext_on_loopback must be true or false");
+      } else {
+        unknown(value, "auth", key.str());
       }
     }
   }

@@ -53,6 +53,12 @@ struct DeliveryConfig {
   std::chrono::seconds bounce_after{5 * 86400};
 };
 
+struct AuthConfig {
+  // POP3 and IMAP take passwords without TLS from 127.0.0.0/8 and ::1, as
+  // Dovecot does: nothing crosses a network there. SMTP AUTH always needs TLS.
+  bool plaintext_on_loopback = true;
+};
+
 struct Config {
   std::string hostname;  // default: the system's host name
   std::filesystem::path data_dir = "poshta-data";
@@ -62,6 +68,7 @@ struct Config {
   TlsConfig tls;
   LimitsConfig limits;
   DeliveryConfig delivery;
+  AuthConfig auth;
   std::string source;  // the file it came from, or "(embedded defaults)"
 };
 

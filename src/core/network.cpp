@@ -54,4 +54,11 @@ bool Network::contains(std::string_view ip) const {
   return (a[static_cast<std::size_t>(full)] & mask) == (address[static_cast<std::size_t>(full)] & mask);
 }
 
+bool is_loopback(std::string_view ip) {
+  // Connection addresses are reported with v4-mapped IPv6 already unmapped.
+  static const Network v4 = *Network::parse("127.0.0.0/8");
+  static const Network v6 = *Network::parse("::1");
+  return v4.contains(ip) || v6.contains(ip);
+}
+
 }  // namespace poshta::core

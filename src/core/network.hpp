@@ -21,4 +21,7 @@ struct Network {
   std::string text;  // as configured
 };
 
+// 127.0.0.0/8 or ::1.
+bool is_loopback(std::string_view ip);
+
 }  // namespace poshta::core

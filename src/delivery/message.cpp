@@ -53,17 +53,18 @@ void record(Message& m, queue::EnvelopeRecipient& r, const Attempt& a, const que
     if (queue::report_wanted(r.notify, action) && !a.dsn_passed_on) notice(m, r, action, a, now);
     return;
   }
-  r.last_error = a.text;
+  // As Postfix's "host X said:": which host answered matters to whoever reads the queue.
+  r.last_error = a.remote_mta.empty() ? a.text : a.relay + " said: " + a.text;
   const bool give_up = a.code >= 500 || queue::expired(retry, m.env.arrived, now);
   if (!give_up) {
     r.state = RecipientState::deferred;
     r.next_attempt = queue::next_attempt(retry, r.attempts, now);
     spdlog::warn("delivery queue_id={} rcpt={} relay={} result=deferred attempts={} next_in={}s error=\"{}\"", id,
-                 r.address, a.relay, r.attempts, r.next_attempt - now, a.text);
+                 r.address, a.relay, r.attempts, r.next_attempt - now, r.last_error);
     return;
   }
   r.state = RecipientState::failed;
-  if (a.code < 500) r.last_error = "gave up after " + std::to_string(r.attempts) + " attempts: " + a.text;
+  if (a.code < 500) r.last_error = "gave up after " + std::to_string(r.attempts) + " attempts: " + r.last_error;
   spdlog::warn("delivery queue_id={} rcpt={} relay={} result=failed attempts={} error=\"{}\"", id, r.address, a.relay,
                r.attempts, r.last_error);
   if (queue::report_wanted(r.notify, DsnRecipient::Action::failed)) {

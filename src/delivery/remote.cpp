@@ -14,13 +14,6 @@
 #include "core/config.hpp"
 #include "net/stream.hpp"
 
-// g++ 12 reports -Wmismatched-new-delete inside Asio's coroutine frames
-// (awaitable_frame_base's operator new/delete pair) for larger coroutines: a
-// false positive, see docs/decisions.md.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace poshta::delivery {
 
 namespace {

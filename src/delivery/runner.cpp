@@ -176,6 +176,7 @@ void Runner::work() {
       while (!returned_.empty() && settled.size() < kMaxBatch) {
         settled.push_back(std::move(returned_.front()));
         returned_.pop_front();
+        mark_busy_locked(settled.back());
       }
       lock.unlock();
       std::vector<std::uint64_t> journal_done;
@@ -211,7 +212,7 @@ void Runner::work() {
     while (!ready_.empty() && batch.size() < kMaxBatch) {
       batch.push_back(std::move(ready_.front()));
       ready_.pop_front();
-      relaying_.emplace(batch.back().env.id, batch.back().env);  // busy: shown by list, changed later
+      mark_busy_locked(batch.back());
     }
     room_.notify_all();
     lock.unlock();
@@ -226,7 +227,14 @@ void Runner::wait_or_finish(std::vector<Message>& messages) {
   for (auto& m : messages) {
     if (m.env.id.empty()) continue;  // handed to the relay
     relaying_.erase(m.env.id);
-    if (!m.env.finished() && !m.removed) waiting_.push_back(std::move(m));
+    if (m.env.finished() || m.removed) {
+      pending_.erase(m.env.id);
+    } else if (pending_.count(m.env.id) != 0) {
+      returned_.push_back(std::move(m));  // changed after settle() looked: settle it again
+      wake_.notify_one();
+    } else {
+      waiting_.push_back(std::move(m));
+    }
   }
 }
 
@@ -377,7 +385,7 @@ std::vector<queue::Envelope> Runner::list() {
   for (const auto& m : waiting_) out.push_back(m.env);
   for (const auto& m : ready_) out.push_back(m.env);
   for (const auto& m : returned_) out.push_back(m.env);
-  for (const auto& [id, env] : relaying_) out.push_back(env);
+  for (const auto& [id, busy] : relaying_) out.push_back(busy.env);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.arrived < b.arrived || (a.arrived == b.arrived && a.id < b.id);
   });
@@ -393,7 +401,8 @@ std::optional<std::pair<queue::Envelope, std::string>> Runner::show(const std::s
       env = m->env;
       content = m->content;
     } else if (auto it = relaying_.find(id); it != relaying_.end()) {
-      env = it->second;
+      env = it->second.env;
+      content = it->second.content;
     } else {
       return std::nullopt;
     }
@@ -427,7 +436,7 @@ Runner::Change Runner::change(const std::string& id, Pending what) {
     pending_[id] = what;  // applied when the attempt in progress is settled
     return Change::later;
   }
-  relaying_.emplace(id, m->env);  // busy while its files change
+  mark_busy_locked(*m);  // while its files change
   lock.unlock();
   if (what != Pending::remove && !m->content && m->journal_seq != 0) return Change::failed;  // cannot happen
   std::vector<std::uint64_t> journal_done;

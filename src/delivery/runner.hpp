@@ -114,10 +114,17 @@ class Runner {
   std::condition_variable wake_;
   std::condition_variable room_;
   std::deque<Message> ready_;
-  std::vector<Message> waiting_;                     // not due yet
-  std::deque<Message> returned_;                     // back from the relay, to settle
-  std::map<std::string, queue::Envelope> relaying_;  // with the relay now (as handed over)
-  std::map<std::string, Pending> pending_;           // admin changes waiting for an attempt to end
+  std::vector<Message> waiting_;  // not due yet
+  std::deque<Message> returned_;  // back from the relay, to settle
+  // Messages an attempt is working on (a worker's batch, or the relay), as
+  // they were when it began: what list() and show() report for them.
+  struct Busy {
+    queue::Envelope env;
+    std::shared_ptr<const std::string> content;
+  };
+  void mark_busy_locked(const Message& m) { relaying_.insert_or_assign(m.env.id, Busy{m.env, m.content}); }
+  std::map<std::string, Busy> relaying_;
+  std::map<std::string, Pending> pending_;  // admin changes waiting for an attempt to end
   RunnerConfig config_;
   bool stopping_ = false;
   bool flush_all_ = false;

@@ -192,11 +192,15 @@ class FakeMTA:
 
     # the server -----------------------------------------------------------------
     def _accept_loop(self):
+        self.sock.settimeout(0.1)       # closing a listening socket does not wake accept()
         while not self._stopping:
             try:
                 s, peer = self.sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            s.settimeout(None)
             with self.lock:
                 conn = Connection(self._counter, peer)
                 self._counter += 1

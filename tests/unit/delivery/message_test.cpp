@@ -73,8 +73,8 @@ TEST(DeliveryRecord, FourHundredsDeferToTheRetryPolicy) {
   EXPECT_EQ(r.attempts, 1u);
   EXPECT_EQ(r.next_attempt, now + 60);
   EXPECT_EQ(r.next_attempt, queue::next_attempt(policy(), 1, now));
-  // The reply as the next hop sent it; the host is in the log line (relay=).
-  EXPECT_EQ(r.last_error, a.text);
+  // The reply as the next hop sent it, after the host that sent it.
+  EXPECT_EQ(r.last_error, a.relay + " said: " + a.text);
   EXPECT_TRUE(m.changed);
   EXPECT_TRUE(m.notices.empty());  // no delay reports from record()
 
@@ -93,7 +93,7 @@ TEST(DeliveryRecord, FourHundredsFailOnceBounceAfterHasPassed) {
   record(m, r, a, policy(), now);
   EXPECT_EQ(r.state, RecipientState::failed);
   EXPECT_EQ(r.attempts, 5u);
-  EXPECT_EQ(r.last_error, "gave up after 5 attempts: 450 4.4.1 no answer from host");
+  EXPECT_EQ(r.last_error, "gave up after 5 attempts: " + a.relay + " said: 450 4.4.1 no answer from host");
   ASSERT_EQ(m.notices.size(), 1u);
   const auto& n = m.notices[0];
   EXPECT_EQ(n.action, DsnRecipient::Action::failed);
@@ -123,7 +123,7 @@ TEST(DeliveryRecord, FiveHundredsFailWithANotice) {
   record(m, r, a, policy(), now);
   EXPECT_EQ(r.state, RecipientState::failed);
   EXPECT_EQ(r.attempts, 1u);
-  EXPECT_EQ(r.last_error, a.text);
+  EXPECT_EQ(r.last_error, a.relay + " said: " + a.text);
   ASSERT_EQ(m.notices.size(), 1u);
   const auto& n = m.notices[0];
   EXPECT_EQ(n.address, "bob@remote.test");

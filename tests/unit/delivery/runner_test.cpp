@@ -69,6 +69,40 @@ queue::RetryPolicy retry() {
   return p;
 }
 
+// Lets the test stop the runner inside a flush (the spool's and the Maildir's).
+class Gate {
+ public:
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = false;
+    }
+    cv_.notify_all();
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return !closed_; });
+    --waiting_;
+  }
+  // Whether a flush waits at the closed gate, within the deadline.
+  bool wait_for_waiter() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kDeadline, [this] { return waiting_ > 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+  int waiting_ = 0;
+};
+
 // Keeps what the runner hands over; the test answers it.
 class FakeRelay : public Relay {
  public:
@@ -114,13 +148,17 @@ class RunnerTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
     fs::create_directories(root_ / "mail");
-    sync_ = std::make_unique<core::GroupSync>(core::syncfs_flush({root_}));
+    sync_ = std::make_unique<core::GroupSync>([this, flush = core::syncfs_flush({root_})] {
+      gate_.pass();
+      return flush();
+    });
     journal_ = std::make_unique<queue::Journal>(journal_dir(), kSegment);
     spool_ = std::make_unique<queue::Spool>(root_ / "queue", *sync_);
     maildir_ = std::make_unique<store::Maildir>(root_ / "mail", "mx.test");
   }
 
   void TearDown() override {
+    gate_.open();
     runner_.reset();
     relay_.reset();
     maildir_.reset();
@@ -196,6 +234,13 @@ class RunnerTest : public ::testing::Test {
     runner_->relayed(std::move(m));
   }
 
+  // The one message listed is held (what list() shows of a message being settled is
+  // the envelope from before: held only once it waits).
+  bool held_in_list() {
+    const auto all = runner_->list();
+    return all.size() == 1 && all[0].held;
+  }
+
   bool listed(const std::string& id) {
     const auto all = runner_->list();
     return std::any_of(all.begin(), all.end(), [&](const queue::Envelope& e) { return e.id == id; });
@@ -226,8 +271,9 @@ class RunnerTest : public ::testing::Test {
       auto env = spooled(id);
       return env && env->recipients[0].state == RecipientState::deferred;
     }));
-    // Out of the spool write, the message is listed only once it waits for its retry.
-    EXPECT_TRUE(eventually([&] { return listed(id); }));
+    // While its attempt is being settled a change only comes later; release() of a
+    // message that is not held changes nothing, and is done once the message waits.
+    EXPECT_TRUE(eventually([&] { return runner_->release(id) == Runner::Change::done; }));
     return id;
   }
 
@@ -235,6 +281,7 @@ class RunnerTest : public ::testing::Test {
 
   static constexpr std::size_t kSegment = 1 << 20;
   fs::path root_;
+  Gate gate_;
   std::unique_ptr<core::GroupSync> sync_;
   std::unique_ptr<queue::Journal> journal_;
   std::unique_ptr<queue::Spool> spool_;
@@ -319,7 +366,7 @@ TEST_F(RunnerTest, RelayedMessageAnswered450IsDeferredIntoTheSpoolAndFlushed) {
   ASSERT_EQ(all[0].recipients.size(), 1u);
   EXPECT_EQ(all[0].recipients[0].state, RecipientState::deferred);
   EXPECT_EQ(all[0].recipients[0].attempts, 1u);
-  EXPECT_EQ(all[0].recipients[0].last_error, "450 4.2.1 mailbox busy");
+  EXPECT_EQ(all[0].recipients[0].last_error, "mx.remote.test[192.0.2.25]:25 said: 450 4.2.1 mailbox busy");
   EXPECT_GT(all[0].recipients[0].next_attempt, unix_now() + 3000);
   // Out of the journal: it lives in the spool now.
   const auto listed_now = runner_->list();
@@ -433,14 +480,35 @@ TEST_F(RunnerTest, HoldWhileWithTheRelayIsAppliedWhenTheAttemptEnds) {
   auto env = spooled(id);
   EXPECT_EQ(env->recipients[0].state, RecipientState::deferred);
   EXPECT_EQ(env->recipients[0].attempts, 1u);
-  ASSERT_TRUE(eventually([&] { return listed(id); }));
-  EXPECT_TRUE(runner_->list()[0].held);
+  ASSERT_TRUE(eventually([&] { return held_in_list(); }));
 
   EXPECT_TRUE(runner_->flush());
   std::this_thread::sleep_for(kQuiet);
   EXPECT_EQ(relay_->handed(), 1);
   // Out of the journal once it is in the spool.
   EXPECT_TRUE(restart_journal().empty());
+}
+
+TEST_F(RunnerTest, MessageBeingSettledIsListedAndAChangeToItIsApplied) {
+  start();
+  const std::string id = submit_journal("alice@local.test", "bob@remote.test", false);
+  auto m = relay_->next();
+  ASSERT_TRUE(m);
+  gate_.close();
+  answer(std::move(*m), 450, "450 4.2.1 mailbox busy");
+  // The worker settling it is now inside the spool's flush (journal -> spool).
+  ASSERT_TRUE(gate_.wait_for_waiter());
+  EXPECT_TRUE(listed(id));
+  EXPECT_EQ(runner_->hold(id), Runner::Change::later);
+  gate_.open();
+  ASSERT_TRUE(eventually([&] {
+    auto env = spooled(id);
+    return env && env->held;
+  }));
+  ASSERT_TRUE(eventually([&] { return held_in_list(); }));
+  EXPECT_TRUE(runner_->flush());
+  std::this_thread::sleep_for(kQuiet);
+  EXPECT_EQ(relay_->handed(), 1);
 }
 
 TEST_F(RunnerTest, ChangesToUnknownMessagesAreNotFound) {

@@ -1,8 +1,9 @@
 // smtp/received: the trace field prepended to every accepted message.
 #include "smtp/received.hpp"
-#include "mime/date.hpp"
 
 #include <gtest/gtest.h>
+
+#include "mime/date.hpp"
 
 namespace poshta::smtp {
 namespace {

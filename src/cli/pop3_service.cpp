@@ -1,0 +1,243 @@
+#include "cli/pop3_service.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "core/address.hpp"
+#include "core/files.hpp"
+#include "core/ids.hpp"
+#include "core/network.hpp"
+#include "pop3/encoder.hpp"
+#include "pop3/session.hpp"
+#include "store/mailbox.hpp"
+
+namespace poshta::cli {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kFileChunk = 256 * 1024;  // a message is sent in pieces of this size
+constexpr std::chrono::seconds kWriteTimeout{300};
+constexpr std::chrono::seconds kHandshakeTimeout{60};
+constexpr std::chrono::minutes kIdleTimeout{10};  // RFC 1939 §3: at least 10 minutes
+
+class OpenTask final : public net::BlockingTask {
+ public:
+  explicit OpenTask(std::filesystem::path folder) : mailbox(std::move(folder)) {}
+  void run() override { snapshot = mailbox.sync(); }
+  store::Mailbox mailbox;
+  core::Result<store::MailboxSnapshot> snapshot = std::error_code();
+};
+
+class RemoveTask final : public net::BlockingTask {
+ public:
+  RemoveTask(store::Mailbox& mailbox, std::vector<store::MessageFile> files)
+      : mailbox_(mailbox), files_(std::move(files)) {}
+  void run() override { error = mailbox_.remove(files_); }
+  std::error_code error;
+
+ private:
+  store::Mailbox& mailbox_;
+  std::vector<store::MessageFile> files_;
+};
+
+// One piece of a message file.
+class ReadTask final : public net::BlockingTask {
+ public:
+  explicit ReadTask(int fd) : fd_(fd) {}
+  void run() override {
+    data.resize(kFileChunk);
+    const ssize_t n = ::read(fd_, data.data(), data.size());
+    if (n < 0) {
+      error = core::errno_code(errno);
+      n_ = 0;
+    } else {
+      n_ = static_cast<std::size_t>(n);
+    }
+    data.resize(n_);
+  }
+  std::string data;
+  std::error_code error;
+
+ private:
+  int fd_;
+  std::size_t n_ = 0;
+};
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Context& ctx, bool implicit_tls) {
+  const std::string session_id = core::new_session_id();
+  const auto config = ctx.config;
+  spdlog::info("pop3 session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(), conn->peer_port(),
+               conn->listener());
+  if (implicit_tls) {
+    std::error_code ec;
+    conn->use_tls_context(ctx.tls);
+    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
+    if (ec) {
+      spdlog::info("pop3 session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+      co_return;
+    }
+  }
+  pop3::SessionConfig sc;
+  sc.hostname = config->hostname;
+  sc.stls = ctx.tls != nullptr;
+  sc.tls_active = implicit_tls;
+  sc.plaintext_allowed = config->auth.plaintext_on_loopback && core::is_loopback(conn->peer_ip());
+  sc.max_errors = config->limits.errors;
+  pop3::Session session(std::move(sc));
+
+  std::array<char, kReadChunk> buf;
+  std::string user;    // canonical, once authenticated
+  std::string locked;  // the maildrop this session holds
+  std::unique_ptr<OpenTask> open;
+  asio::steady_timer penalty(ctx.server.context());
+  for (;;) {
+    std::string out = session.take_output();
+    if (!out.empty()) {
+      std::error_code ec;
+      co_await conn->write(out, kWriteTimeout, ec);
+      if (ec) break;
+    }
+    if (session.closing()) break;
+    if (session.wants_tls()) {
+      std::error_code ec;
+      conn->use_tls_context(ctx.tls);
+      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
+      if (ec) {
+        spdlog::info("pop3 session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+        break;
+      }
+      session.tls_started();
+      continue;
+    }
+    if (auto request = session.take_request()) {
+      switch (request->kind) {
+        case pop3::Request::Kind::auth: {
+          std::string name = request->user;
+          if (name.find('@') == std::string::npos) name += "@" + ctx.directory.primary_domain();
+          PasswordCheck check(ctx.directory, name, request->password);
+          co_await net::offload(ctx.server, check);
+          const auto delay = ctx.throttle.delay(conn->peer_ip(), check.ok());
+          if (check.ok()) {
+            user = check.user();
+            spdlog::info("pop3 session={} event=authenticated user={}", session_id, user);
+          } else {
+            spdlog::warn("pop3 session={} event=auth_failed user=\"{}\" client={}", session_id, check.user(),
+                         conn->peer_ip());
+            std::error_code ignored;
+            penalty.expires_after(delay);
+            co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+          }
+          session.resolve_auth(check.ok());
+          break;
+        }
+        case pop3::Request::Kind::open: {
+          if (ctx.in_use.count(user)) {
+            spdlog::info("pop3 session={} event=in_use user={}", session_id, user);
+            session.resolve_open(pop3::Session::OpenResult::in_use);
+            break;
+          }
+          ctx.in_use.insert(user);
+          locked = user;
+          open = std::make_unique<OpenTask>(ctx.maildir.mailbox_dir(user));
+          co_await net::offload(ctx.server, *open);
+          if (!open->snapshot) {
+            spdlog::error("pop3 session={} user={} event=open_failed error=\"{}\"", session_id, user,
+                          open->snapshot.error().message());
+            ctx.in_use.erase(locked);
+            locked.clear();
+            session.resolve_open(pop3::Session::OpenResult::failed);
+            break;
+          }
+          std::vector<pop3::Message> messages;
+          for (const auto& m : open->snapshot->messages) {
+            messages.push_back({m.wire_size, store::pop3_uidl(open->snapshot->uid_validity, m.uid)});
+          }
+          spdlog::info("pop3 session={} user={} event=opened messages={}", session_id, user, messages.size());
+          session.resolve_open(pop3::Session::OpenResult::ok, std::move(messages));
+          break;
+        }
+        case pop3::Request::Kind::retrieve: {
+          const auto& file = open->snapshot->messages[request->message];
+          Fd fd{::open(open->mailbox.path_of(file).c_str(), O_RDONLY | O_CLOEXEC)};
+          session.resolve_retrieve(fd.fd >= 0);
+          std::error_code ec;
+          std::string head = session.take_output();
+          co_await conn->write(head, kWriteTimeout, ec);
+          if (fd.fd < 0 || ec) break;
+          pop3::MessageEncoder encoder(request->body_lines);
+          std::string wire;
+          for (;;) {
+            ReadTask read(fd.fd);
+            co_await net::offload(ctx.server, read);
+            if (read.error) {
+              // The "+OK" is out: all that can be done is to end the connection.
+              spdlog::error("pop3 session={} event=read_failed error=\"{}\"", session_id, read.error.message());
+              conn->close();
+              break;
+            }
+            if (read.data.empty()) break;
+            wire.clear();
+            encoder.feed(read.data, wire);
+            co_await conn->write(wire, kWriteTimeout, ec);
+            if (ec || encoder.done()) break;
+          }
+          if (ec) break;
+          wire.clear();
+          encoder.finish(wire);
+          co_await conn->write(wire, kWriteTimeout, ec);
+          session.resume();
+          break;
+        }
+        case pop3::Request::Kind::commit: {
+          std::vector<store::MessageFile> files;
+          for (auto i : request->deleted) files.push_back(open->snapshot->messages[i]);
+          RemoveTask remove(open->mailbox, std::move(files));
+          co_await net::offload(ctx.server, remove);
+          if (remove.error) {
+            spdlog::error("pop3 session={} user={} event=delete_failed error=\"{}\"", session_id, user,
+                          remove.error.message());
+          } else {
+            spdlog::info("pop3 session={} user={} event=deleted messages={}", session_id, user,
+                         request->deleted.size());
+          }
+          session.resolve_commit(!remove.error);
+          break;
+        }
+      }
+      continue;
+    }
+    if (ctx.server.stopping()) break;  // deletions count only after QUIT (RFC 1939 §6)
+    std::error_code ec;
+    const std::size_t n = co_await conn->read_some(buf, kIdleTimeout, ec);
+    if (ec == std::errc::timed_out) {
+      static constexpr std::string_view kBye = "-ERR autologout: idle for too long\r\n";
+      co_await conn->write(kBye, kWriteTimeout, ec);
+      break;
+    }
+    if (ec == asio::error::operation_aborted) continue;
+    if (ec || n == 0) break;
+    session.feed(std::string_view(buf.data(), n));
+  }
+  if (!locked.empty()) ctx.in_use.erase(locked);
+  spdlog::info("pop3 session={} event=disconnect", session_id);
+}
+
+}  // namespace poshta::cli
