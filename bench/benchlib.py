@@ -9,14 +9,19 @@ instance on a loopback port inside a scratch directory:
     no DNS, every other destination goes to error(8), so nothing leaves the box.
   * PoshtaInstance: `poshta serve -c CFG` with a configuration written into the
     scratch directory (domain bench.test, one SMTP listener on 127.0.0.1:PORT,
-    DNS pointed at the discard port 127.0.0.1:9).
+    optionally a POP3 listener, DNS pointed at the discard port 127.0.0.1:9).
+  * DovecotInstance: Dovecot from Debian as a private instance serving POP3 on
+    127.0.0.1:PORT, any user @bench.test with the bench password, Maildir in
+    BASE/mail/<domain>/<localpart>/ (the same layout as Poshta's).
 
 plus helpers: free ports, RLIMIT_NOFILE, process-tree memory (RSS/PSS), Maildir
-file counting and cleaning, and a concurrent opener of idle SMTP sessions.
+file counting and cleaning, Maildir file names as Poshta and Dovecot write
+them, log reading, and a concurrent opener of idle SMTP sessions.
 Everything here must be run as root (Postfix needs it).
 """
 import errno
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -96,8 +101,9 @@ def find_smtp_source():
     die("smtp-source not found; install Postfix: scripts/setup.sh")
 
 
-def wait_banner(port, timeout=30.0, proc=None):
-    """Wait until 127.0.0.1:port answers with a 220 greeting."""
+def wait_banner(port, timeout=30.0, proc=None, greeting=b"220"):
+    """Wait until 127.0.0.1:port answers with a greeting starting with `greeting`
+    (SMTP's 220 by default, b"+OK" for POP3; both end the session with QUIT)."""
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < timeout:
@@ -111,7 +117,7 @@ def wait_banner(port, timeout=30.0, proc=None):
                     if not d:
                         break
                     data += d
-                if data.startswith(b"220"):
+                if data.startswith(greeting):
                     try:
                         s.sendall(b"QUIT\r\n")
                         s.recv(4096)
@@ -122,7 +128,8 @@ def wait_banner(port, timeout=30.0, proc=None):
         except OSError as e:
             last = e
         time.sleep(0.1)
-    raise RuntimeError("no 220 greeting on 127.0.0.1:%d after %.0f s (last: %r)" % (port, timeout, last))
+    raise RuntimeError("no %s greeting on 127.0.0.1:%d after %.0f s (last: %r)" % (
+        greeting.decode(), port, timeout, last))
 
 
 # ---------------------------------------------------------------- process trees and memory
@@ -248,6 +255,38 @@ def files_under(path):
     for _root, _dirs, files in os.walk(path):
         n += len(files)
     return n
+
+
+def maildir_name(style, sec, usec, seq, size, wire_size, pid=4242, host=DOMAIN):
+    """The name a server's own delivery gives a message in new/, with the sizes it puts there:
+    size = octets on disk (LF line ends), wire_size = octets with CRLF line ends.
+      poshta:  <sec>.M<usec>P<pid>Q<seq>.<host>,S=<size>,W=<wire_size>   (store/maildir.cpp)
+      dovecot: <sec>.M<usec>P<pid>.<host>,S=<size>,W=<wire_size>          (Dovecot's LDA/LMTP)
+    Both read S= and W= back instead of stat()ing or reading the file."""
+    if style == "poshta":
+        return "%d.M%dP%dQ%d.%s,S=%d,W=%d" % (sec, usec, pid, seq, host, size, wire_size)
+    if style == "dovecot":
+        return "%d.M%dP%d.%s,S=%d,W=%d" % (sec, usec, pid, host, size, wire_size)
+    raise ValueError("unknown Maildir name style %r" % style)
+
+
+# ---------------------------------------------------------------- log files
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def read_from(path, offset):
+    """The text appended to `path` since byte `offset`."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 # ---------------------------------------------------------------- Postfix
@@ -423,7 +462,7 @@ domains  = ["bench.test"]
 [[listen]]
 protocol = "smtp"
 address  = "127.0.0.1:{port}"
-
+{listeners}
 [limits]
 connections        = 20000
 connections_per_ip = 20000
@@ -447,12 +486,16 @@ def _child_nofile(n):
 
 
 class PoshtaInstance:
+    """`poshta serve`: SMTP on 127.0.0.1:port and, with pop3_port, POP3 on 127.0.0.1:pop3_port
+    (USER/PASS in plaintext is allowed from loopback by default: [auth] plaintext_on_loopback)."""
+
     name = "Poshta"
 
-    def __init__(self, binary, base, port, users=USERS, nofile=65536):
+    def __init__(self, binary, base, port, users=USERS, nofile=65536, pop3_port=None):
         self.binary = os.path.abspath(binary)
         self.base = base
         self.port = port
+        self.pop3_port = pop3_port
         self.users = users
         self.nofile = nofile
         self.cfg = os.path.join(base, "poshta.toml")
@@ -468,7 +511,10 @@ class PoshtaInstance:
                                "(scripts/setup.sh), or pass --poshta PATH" % self.binary)
         os.makedirs(self.data_dir, exist_ok=True)
         with open(self.cfg, "w") as f:
-            f.write(POSHTA_CFG.format(data_dir=self.data_dir, port=self.port))
+            listeners = ""
+            if self.pop3_port:
+                listeners = '\n[[listen]]\nprotocol = "pop3"\naddress  = "127.0.0.1:%d"\n' % self.pop3_port
+            f.write(POSHTA_CFG.format(data_dir=self.data_dir, port=self.port, listeners=listeners))
         r = subprocess.run([self.binary, "check", "-c", self.cfg], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("poshta check -c %s failed (%d): %s" % (
@@ -498,6 +544,8 @@ class PoshtaInstance:
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=self.base,
                                      preexec_fn=_child_nofile(self.nofile))
         wait_banner(self.port, proc=self.proc)
+        if self.pop3_port:
+            wait_banner(self.pop3_port, proc=self.proc, greeting=b"+OK")
         t0 = time.monotonic()
         while not os.path.exists(self.pidfile()) and time.monotonic() - t0 < 5:
             time.sleep(0.05)
@@ -545,12 +593,141 @@ class PoshtaInstance:
         except OSError:
             return ""
 
+    # warnings and errors in Poshta's log ("<date> <time> <level> ...")
+    PROBLEMS = re.compile(r"^\S+ \S+ (warn\w*|error|critical)\b")
+
+    def problems(self, text):
+        return [ln for ln in text.splitlines() if self.PROBLEMS.search(ln)]
+
     def log_count(self, word):
         try:
             with open(self.logfile, errors="replace") as f:
                 return sum(1 for line in f if word in line)
         except OSError:
             return 0
+
+
+# ---------------------------------------------------------------- Dovecot
+
+DOVECOT_CONF = """\
+# written by bench/benchlib.py: a private Dovecot 2.3; its defaults unless noted
+instance_name = poshta-bench-{port}
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/log/dovecot.log
+info_log_path = {base}/log/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+# USER/PASS in plaintext, as Poshta allows it from loopback
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# the same layout as Poshta's: <mail>/<domain>/<localpart>/{{cur,new,tmp}}, the indexes beside them
+mail_location = maildir:{base}/mail/%d/%n
+mail_uid = {vuid}
+mail_gid = {vuid}
+first_valid_uid = 100
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={vuid} gid={vuid} home={base}/mail/%d/%n
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"""
+
+
+class DovecotInstance:
+    """A private Dovecot serving POP3 on 127.0.0.1:port: every user@bench.test exists, with the
+    bench password (static passdb and userdb), mail owned by uid/gid vuid in
+    BASE/mail/<domain>/<localpart>/ (Maildir; Dovecot's index files and dovecot-uidlist in the
+    same directory). Started with `dovecot -c CONF`, stopped with `doveadm -c CONF stop`."""
+
+    name = "Dovecot"
+
+    def __init__(self, base, port, vuid=5000):
+        self.base = base
+        self.port = port
+        self.vuid = vuid
+        self.conf = os.path.join(base, "dovecot.conf")
+        self.mailroot = os.path.join(base, "mail", DOMAIN)
+        self.logfile = os.path.join(base, "log", "dovecot.log")
+        self.started = False
+
+    def setup(self):
+        if not shutil.which("dovecot"):
+            raise RuntimeError("dovecot not found; install it: scripts/setup.sh")
+        for d in ("run", "state", "log", "mail"):
+            os.makedirs(os.path.join(self.base, d), exist_ok=True)
+        os.chmod(self.base, 0o755)
+        os.chown(os.path.join(self.base, "mail"), self.vuid, self.vuid)
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(base=self.base, port=self.port, vuid=self.vuid, password=PASSWORD))
+        r = subprocess.run(["dovecot", "-c", self.conf, "-n"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("dovecot -c %s -n failed: %s" % (self.conf, (r.stderr or r.stdout).strip()))
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.base, "run", "master.pid")) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self):
+        r = subprocess.run(["dovecot", "-c", self.conf], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("dovecot start failed: %s" % (r.stderr or r.stdout).strip())
+        self.started = True
+        t0 = time.monotonic()
+        while self.pid() is None or not pid_alive(self.pid()):
+            if time.monotonic() - t0 > 20:
+                raise RuntimeError("Dovecot's master did not start; see %s" % self.logfile)
+            time.sleep(0.1)
+        wait_banner(self.port, greeting=b"+OK")
+
+    def alive(self):
+        return self.started and self.pid() is not None and pid_alive(self.pid())
+
+    def stop(self):
+        if not self.started:
+            return
+        pid = self.pid()
+        pids = tree(pid) if pid and pid_alive(pid) else []
+        subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True, text=True)
+        t0 = time.monotonic()
+        while any(pid_alive(p) for p in pids) and time.monotonic() - t0 < 20:
+            time.sleep(0.1)
+        for p in pids:
+            if pid_alive(p):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.started = False
+
+    # Dovecot's log: "<date> <process>(<user>)<...>: Error: ..." (also Warning, Fatal, Panic)
+    PROBLEMS = re.compile(r": (Warning|Error|Fatal|Panic): ")
+
+    def problems(self, text):
+        return [ln for ln in text.splitlines() if self.PROBLEMS.search(ln)]
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
 
 
 # ---------------------------------------------------------------- idle SMTP sessions

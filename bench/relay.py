@@ -95,23 +95,6 @@ def find_program(name, dirs=("/usr/sbin", "/usr/lib/postfix", "/usr/libexec/post
     return None
 
 
-def file_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def read_from(path, offset):
-    """The text appended to `path` since byte `offset`."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def dns_query(port, name, qtype, timeout=1.0):
     """One UDP query to 127.0.0.1:port; returns (rcode, answer count) or raises OSError."""
     qid = os.getpid() & 0xFFFF
@@ -186,7 +169,7 @@ class Sink:
         self.proc = None
 
     def errors(self):
-        return read_from(self.errpath, 0).strip()
+        return bl.read_from(self.errpath, 0).strip()
 
 
 # ---------------------------------------------------------------- dnsmasq
@@ -224,7 +207,7 @@ class Dnsmasq:
         while time.monotonic() - t0 < 10:
             if self.proc.poll() is not None:
                 raise RuntimeError("dnsmasq exited with status %s: %s" % (
-                    self.proc.returncode, read_from(os.path.join(self.base, "dnsmasq.err"), 0).strip()))
+                    self.proc.returncode, bl.read_from(os.path.join(self.base, "dnsmasq.err"), 0).strip()))
             try:
                 rcode, an = dns_query(self.port, SINK_DOMAIN, 15)
                 if rcode == 0 and an >= 1:
@@ -237,7 +220,7 @@ class Dnsmasq:
 
     def forwarded(self):
         """Log lines of queries sent upstream (there must be none)."""
-        return [ln for ln in read_from(self.logfile, 0).splitlines() if " forwarded " in ln]
+        return [ln for ln in bl.read_from(self.logfile, 0).splitlines() if " forwarded " in ln]
 
     def stop(self):
         if self.proc is None:
@@ -365,10 +348,7 @@ class PoshtaRelay(bl.PoshtaInstance):
     def queue_empty(self):
         return self.queue_state()[0]
 
-    PROBLEMS = re.compile(r"^\S+ \S+ (warn\w*|error|critical)\b| result=(deferred|failed)")
-
-    def problems(self, text):
-        return [ln for ln in text.splitlines() if self.PROBLEMS.search(ln)]
+    PROBLEMS = re.compile(bl.PoshtaInstance.PROBLEMS.pattern + r"| result=(deferred|failed)")
 
 
 # ---------------------------------------------------------------- one run
@@ -403,7 +383,7 @@ def one_run(a, server, sink, smtp_source, sessions, count, workdir):
             server.name, "\n    ".join(text.splitlines()[:10])))
     os.sync()
     time.sleep(a.settle)
-    log_offset = file_size(server.logfile)
+    log_offset = bl.file_size(server.logfile)
     base = sink.count()
     cmd = [smtp_source, "-4", "-s", str(sessions), "-m", str(count), "-l", str(a.size),
            "-f", SENDER, "-t", RECIPIENT, "-M", "client.test"]
@@ -469,7 +449,7 @@ def one_run(a, server, sink, smtp_source, sessions, count, workdir):
     res["sink_got"] = n
     if n > count:
         res["extra_messages"] = n - count
-    problems = server.problems(read_from(server.logfile, log_offset))
+    problems = server.problems(bl.read_from(server.logfile, log_offset))
     if problems:
         res["log_problems"] = len(problems)
         res["log_sample"] = problems[:10]

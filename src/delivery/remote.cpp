@@ -364,7 +364,10 @@ asio::awaitable<void> Remote::serve(const std::string& key, const Target& target
       tls_trouble_[target.host] = {f.text, std::chrono::steady_clock::now() + kTlsTroubleMemory};
       spdlog::warn("delivery destination={} relay={} event=tls_failed error=\"{}\" next=plaintext", key, label, f.text);
     }
-    route.last = {f.permanent ? 550 : 421, f.permanent ? "5.0.0" : "4.4.2", label + ": " + f.text, "", label, false};
+    // A host that will not talk to us (even with a 5xx greeting) is skipped
+    // for the next; if none will, the mail waits (as with Postfix), because
+    // it was never refused for a recipient.
+    route.last = {421, "4.4.2", label + ": " + f.text, "", label, false};
     spdlog::warn("delivery destination={} relay={} event=session_failed error=\"{}\"", key, label, f.text);
   } else {
     route.served = true;

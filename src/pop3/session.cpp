@@ -76,10 +76,12 @@ void Session::process() {
   while (!paused() && state_ != State::closed && !wants_tls_) {
     const auto nl = input_.find('\n');
     if (nl == std::string::npos) {
-      if (input_.size() > kMaxLine) {  // no end in sight: refuse it, then drop up to the next line end
+      if (input_.size() > kMaxLine) {  // no end in sight: refuse it (once), then drop up to the next line end
         input_.clear();
-        discarding_ = true;
-        err("line too long");
+        if (!discarding_) {
+          discarding_ = true;
+          err("line too long");
+        }
       }
       return;
     }
@@ -315,12 +317,13 @@ void Session::transaction(std::string_view verb, std::string_view args) {
 void Session::resolve_retrieve(bool success) {
   const Request r = *pending_;
   pending_.reset();
-  if (success)
+  if (success) {
     ok(std::to_string(messages_[r.message].size) + " octets");
-  else
-    err("[SYS/TEMP] the message cannot be read now", false);
-  // The transport sends the message before feeding more: process() runs
-  // again with the next feed().
+    // The transport sends the message, then calls resume().
+    return;
+  }
+  err("[SYS/TEMP] the message cannot be read now", false);
+  process();  // nothing to send: go on with pipelined commands
 }
 
 void Session::resume() {

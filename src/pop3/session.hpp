@@ -67,7 +67,8 @@ class Session {
   // The password check: on success the session asks to open the maildrop.
   void resolve_auth(bool ok);
   void resolve_open(OpenResult result, std::vector<Message> messages = {});
-  // The message could be read (true: "+OK" is now in the output) or not.
+  // The message could be read (true: "+OK" is now in the output) or not
+  // (false: "-ERR", and the session goes on with pipelined commands).
   void resolve_retrieve(bool ok);
   // After the message is sent: goes on with pipelined commands.
   void resume();

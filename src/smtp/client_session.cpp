@@ -143,6 +143,13 @@ void ClientSession::fail(std::string text, bool permanent, bool tls) {
   expected_.clear();
 }
 
+// The connection works but will carry no mail: end it politely (RFC 5321
+// §4.1.1.10: the client sends QUIT before it closes).
+void ClientSession::fail_and_quit(std::string text, bool permanent, bool tls) {
+  fail(std::move(text), permanent, tls);
+  output_ += "QUIT\r\n";
+}
+
 std::chrono::seconds ClientSession::timeout() const {
   using std::chrono::minutes;
   if (expected_.empty()) return minutes(5);
@@ -159,7 +166,7 @@ void ClientSession::on_reply(const ServerReply& reply) {
   expected_.pop_front();
   switch (expect) {
     case Expect::greeting:
-      if (reply.code != 220) return fail(reply.text(), reply.permanent());
+      if (reply.code != 220) return fail_and_quit(reply.text(), reply.permanent());
       state_ = State::hello;
       return command((options_.lmtp ? "LHLO " : "EHLO ") + options_.hello_name, Expect::ehlo);
     case Expect::ehlo:
@@ -169,9 +176,9 @@ void ClientSession::on_reply(const ServerReply& reply) {
       }
       // RFC 5321 §3.2: a server that does not know EHLO gets HELO. LMTP has only LHLO.
       if (reply.permanent() && !options_.lmtp) return command("HELO " + options_.hello_name, Expect::helo);
-      return fail(reply.text(), reply.permanent());
+      return fail_and_quit(reply.text(), reply.permanent());
     case Expect::helo:
-      if (reply.code != 250) return fail(reply.text(), reply.permanent());
+      if (reply.code != 250) return fail_and_quit(reply.text(), reply.permanent());
       caps_ = {};
       return after_hello();
     case Expect::starttls:
@@ -182,7 +189,7 @@ void ClientSession::on_reply(const ServerReply& reply) {
         state_ = State::tls_handshake;
         return;
       }
-      if (options_.tls == TlsPolicy::required) return fail("STARTTLS refused: " + reply.text(), false, true);
+      if (options_.tls == TlsPolicy::required) return fail_and_quit("STARTTLS refused: " + reply.text(), false, true);
       options_.tls = TlsPolicy::none;  // go on in plaintext
       return after_hello();
     case Expect::auth:
@@ -198,7 +205,7 @@ void ClientSession::on_reply(const ServerReply& reply) {
       if (reply.code == 334 && expect == Expect::auth_user) {
         return command(auth::base64_encode(options_.auth_password), Expect::auth_password);
       }
-      return fail("authentication failed: " + reply.text(), false);
+      return fail_and_quit("authentication failed: " + reply.text(), false);
     case Expect::rset:  // whatever it says, the next MAIL starts afresh
       if (message_ && !caps_.pipelining) start_mail();
       return;
@@ -277,17 +284,17 @@ void ClientSession::after_hello() {
       return command("STARTTLS", Expect::starttls);
     }
     if (options_.tls == TlsPolicy::required)
-      return fail("TLS is required but the server does not offer STARTTLS", false, true);
+      return fail_and_quit("TLS is required but the server does not offer STARTTLS", false, true);
   }
   if (!options_.auth_user.empty() && !authenticated_) {
-    if (!options_.tls_active) return fail("will not send credentials without TLS", false, true);
+    if (!options_.tls_active) return fail_and_quit("will not send credentials without TLS", false, true);
     state_ = State::auth;
     if (caps_.auth_plain) {
       const std::string response = std::string(1, '\0') + options_.auth_user + '\0' + options_.auth_password;
       return command("AUTH PLAIN " + auth::base64_encode(response), Expect::auth_password);
     }
     if (caps_.auth_login) return command("AUTH LOGIN", Expect::auth);
-    return fail("the server offers neither AUTH PLAIN nor AUTH LOGIN", false);
+    return fail_and_quit("the server offers neither AUTH PLAIN nor AUTH LOGIN", false);
   }
   state_ = State::ready;
 }

@@ -137,6 +137,7 @@ class ClientSession {
   void command(std::string line, Expect expect);
   void after_hello();
   void fail(std::string text, bool permanent, bool tls = false);
+  void fail_and_quit(std::string text, bool permanent, bool tls = false);
   void start_mail();
   void send_rcpt(std::size_t index);
   void send_content();

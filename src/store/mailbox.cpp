@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/files.hpp"
 
@@ -114,6 +115,37 @@ std::uint32_t new_uid_validity(std::uint32_t previous) {
   return std::max(now, previous + 1);
 }
 
+// The digits at the start of `s`, taken off it.
+std::string_view take_digits(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
+  const std::string_view out = s.substr(0, n);
+  s.remove_prefix(n);
+  return out;
+}
+
+// Compares two strings of digits as numbers, of any length.
+int compare_numbers(std::string_view a, std::string_view b) {
+  while (!a.empty() && a.front() == '0') a.remove_prefix(1);
+  while (!b.empty() && b.front() == '0') b.remove_prefix(1);
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  return a.compare(b);
+}
+
+// Order of delivery: Maildir names start "<seconds>.M<microseconds>", and
+// neither is zero-padded, so they are compared as numbers; then the name.
+bool delivered_before(std::string_view a, std::string_view b) {
+  std::string_view ra = a, rb = b;
+  if (const int c = compare_numbers(take_digits(ra), take_digits(rb))) return c < 0;
+  const auto usec = [](std::string_view rest) {
+    if (rest.substr(0, 2) != ".M") return std::string_view();
+    rest.remove_prefix(2);
+    return take_digits(rest);
+  };
+  if (const int c = compare_numbers(usec(ra), usec(rb))) return c < 0;
+  return a < b;
+}
+
 class FolderLock {
  public:
   explicit FolderLock(const std::filesystem::path& folder)
@@ -215,7 +247,8 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
   // What is left is new: UIDs in order of name, which starts with the delivery time.
   std::vector<MessageFile> fresh;
   for (auto& [base, m] : files) fresh.push_back(std::move(m));
-  std::sort(fresh.begin(), fresh.end(), [](const MessageFile& a, const MessageFile& b) { return a.name < b.name; });
+  std::sort(fresh.begin(), fresh.end(),
+            [](const MessageFile& a, const MessageFile& b) { return delivered_before(a.name, b.name); });
   for (auto& m : fresh) {
     m.uid = list.uid_next++;
     kept.emplace_back(m.uid, m.base());
@@ -234,8 +267,22 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
 }
 
 std::error_code Mailbox::remove(const std::vector<MessageFile>& messages) {
+  std::unordered_set<std::string> moved;  // not under the snapshot's name: maybe renamed with new flags since
   for (const auto& m : messages) {
-    if (::unlink(path_of(m).c_str()) != 0 && errno != ENOENT) return core::errno_code(errno);
+    if (::unlink(path_of(m).c_str()) == 0) continue;
+    if (errno != ENOENT) return core::errno_code(errno);
+    moved.insert(m.base());
+  }
+  if (!moved.empty()) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(folder_ / "cur", ec)) {
+      MessageFile f;
+      f.name = entry.path().filename().string();
+      if (moved.count(f.base()) && ::unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+        return core::errno_code(errno);
+      }
+    }
+    if (ec) return ec;
   }
   return core::sync_directory(folder_ / "cur");
 }

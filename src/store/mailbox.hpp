@@ -54,7 +54,8 @@ class Mailbox {
   core::Result<MailboxSnapshot> sync();
 
   // Deletes the files of `messages` and makes that durable (the directory is
-  // fsync'd). Files already gone are fine. Blocks.
+  // fsync'd). A file renamed since the snapshot (new flags) is found by its
+  // base name; files already gone are fine. Blocks.
   std::error_code remove(const std::vector<MessageFile>& messages);
 
  private:

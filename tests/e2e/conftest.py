@@ -14,6 +14,8 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+# Helper modules with assertions of their own: pytest explains their failures too.
+pytest.register_assert_rewrite("relay_fixtures", "peers", "fake_mta")
 
 from poshta_helpers import HOST, deadline_poll, free_port, port_open  # noqa: E402
 from poshta_helpers import wait_listening  # noqa: E402,F401

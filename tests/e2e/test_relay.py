@@ -22,8 +22,7 @@ import pytest
 
 from poshta_helpers import make_message, to_lf, unique
 
-pytest.register_assert_rewrite("relay_fixtures", "peers")
-from relay_fixtures import (  # noqa: E402
+from relay_fixtures import (
     CLIENT_NAME, DELIVERY_TIMEOUT, arrivals_during, parse_dsn, stored_parts)
 
 # fixtures: dns_factory, mta_factory, shared_port, postfix_factory, dovecot_factory

@@ -24,8 +24,7 @@ import pytest
 from fake_mta import FakeMTA
 from poshta_helpers import HOST, deadline_poll, make_message, unique
 
-pytest.register_assert_rewrite("relay_fixtures")
-from relay_fixtures import parse_dsn, parse_queue_list, stored_parts  # noqa: E402
+from relay_fixtures import parse_dsn, parse_queue_list, stored_parts
 
 # fixtures: dns_factory (a dnsmasq of the test's own)
 pytest_plugins = ("relay_fixtures",)
@@ -263,43 +262,46 @@ def test_pipelining_sends_mail_rcpts_and_data_in_one_group(poshta_factory, fake_
 
 
 def test_several_messages_share_a_connection(poshta_factory, fake_factory):
+    """A burst of messages for one destination: README allows up to five
+    connections per destination and says messages share them. (With a burst
+    of only 5, Poshta may open 5 connections of one message each when the
+    queue runner hands all 5 over at once; 12 leave no room for that.)"""
+    n = 12
     fake = fake_factory(extensions=["PIPELINING", "ENHANCEDSTATUSCODES"])
     server = smarthost_poshta(poshta_factory, fake)
     msgs = {}
     with smtplib.SMTP(HOST, server.smtp_port, timeout=30, local_hostname=CLIENT_NAME) as s:
-        for i in range(5):
+        for i in range(n):
             subject, msg = message(f"n{i}@{REMOTE}", tag=f"burst{i}")
             msgs[subject] = msg
             assert s.sendmail(ALICE, [f"n{i}@{REMOTE}"], msg) == {}
-    txns = fake.wait_transactions(5)
+    fake.wait_transactions(n)
     wait_queue_empty(server)
     # an idle connection may wait a moment for more mail, then says QUIT
     deadline_poll(lambda: all(c.closed for c in fake.connections), TIMEOUT,
                   "every connection to the fake closed")
-    txns = fake.transactions()
     got = {}
-    for t in txns:
+    for t in fake.transactions():
         for subject in msgs:
             if subject.encode() in t.data:
                 got.setdefault(subject, []).append(t)
     assert sorted(got) == sorted(msgs) and all(len(v) == 1 for v in got.values()), \
-        f"each of the 5 messages must arrive exactly once: {[(k, len(v)) for k, v in got.items()]}"
+        f"each of the {n} messages must arrive exactly once: {[(k, len(v)) for k, v in got.items()]}"
     for subject, [t] in got.items():
         check_arrived(t, msgs[subject])
-    conns = [c for c in fake.connections if c.transactions]
-    assert len(fake.connections) < 5, (
-        f"5 messages to one smarthost took {len(fake.connections)} connections "
-        f"(messages per connection: {[len(c.transactions) for c in fake.connections]}):\n"
-        f"{fake.describe()}")
-    multi = [c for c in conns if len(c.transactions) >= 2]
-    assert multi, f"no connection carried more than one message:\n{fake.describe()}"
-    for c in multi:
-        verbs = [v for v in c.verbs() if v not in ("EHLO", "HELO", "QUIT")]
-        # MAIL RCPT DATA, then (RSET) MAIL RCPT DATA ... on the same connection
-        seq = [v for v in verbs if v != "RSET"]
+    per_conn = [len(c.transactions) for c in fake.connections]
+    assert len(fake.connections) <= 5, (
+        f"{n} messages to one smarthost took {len(fake.connections)} connections (README: up "
+        f"to five per destination); messages per connection: {per_conn}\n{fake.describe()}")
+    assert max(per_conn) >= 2, f"no connection carried more than one message:\n{fake.describe()}"
+    for c in fake.connections:
+        verbs = c.verbs()
+        assert verbs[:1] == ["EHLO"] and verbs[-1:] == ["QUIT"], \
+            f"connection #{c.index}: {verbs}\n{fake.describe()}"
+        # MAIL RCPT DATA, then ([RSET] MAIL RCPT DATA)... on the same connection
+        seq = [v for v in verbs[1:-1] if v != "RSET"]
         assert seq == ["MAIL", "RCPT", "DATA"] * len(c.transactions), \
-            f"connection #{c.index}: unexpected command sequence {c.verbs()}"
-        assert c.verbs()[-1] == "QUIT", f"connection #{c.index} did not end with QUIT: {c.verbs()}\n{fake.describe()}"
+            f"connection #{c.index}: unexpected command sequence {verbs}"
 
 
 # --------------------------------------------------------------------------
@@ -662,7 +664,7 @@ def test_sendmail_lf_input_reaches_the_next_hop_with_crlf(poshta_factory, fake_f
     server = smarthost_poshta(poshta_factory, fake)
     tag = "sendmail-" + unique()
     rcpt = f"friend@{REMOTE}"
-    lines = [f"From: Cron Daemon <root@mx.test>", f"To: {rcpt}", f"Subject: {tag}",
+    lines = ["From: Cron Daemon <root@mx.test>", f"To: {rcpt}", f"Subject: {tag}",
              "Date: Thu, 26 Nov 2026 06:47:49 +0000", f"Message-ID: <{tag}@client.test>", "",
              "Hello,", "", ".leading dot", "..two dots", "trailing blanks   ", "\ttab", "end " + tag]
     stdin = ("\n".join(lines) + "\n").encode()

@@ -101,7 +101,7 @@ TEST(ClientSession, MultiLineGreetingIsOneReply) {
 
 TEST(ClientSession, GreetingOtherThan220Fails) {
   Conversation c;
-  EXPECT_EQ(c.server("554 5.3.2 go away\r\n"), "");
+  EXPECT_EQ(c.server("554 5.3.2 go away\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().permanent);
   EXPECT_FALSE(c.s.failure().tls);
@@ -128,7 +128,7 @@ TEST(ClientSession, HeloRefusedFails) {
   Conversation c;
   c.server(kGreeting);
   c.server("502 no EHLO\r\n");
-  EXPECT_EQ(c.server("550 no HELO either\r\n"), "");
+  EXPECT_EQ(c.server("550 no HELO either\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().permanent);
 }
@@ -136,7 +136,7 @@ TEST(ClientSession, HeloRefusedFails) {
 TEST(ClientSession, EhloTransientFailureFailsWithoutHelo) {
   Conversation c;
   c.server(kGreeting);
-  EXPECT_EQ(c.server("421 4.3.2 shutting down\r\n"), "");
+  EXPECT_EQ(c.server("421 4.3.2 shutting down\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_FALSE(c.s.failure().permanent);
 }
@@ -183,7 +183,7 @@ TEST(ClientSession, LmtpGreetsWithLhloAndNeverHelo) {
   o.lmtp = true;
   Conversation c(o);
   EXPECT_EQ(c.server(kGreeting), "LHLO client.test\r\n");
-  EXPECT_EQ(c.server("500 5.5.1 what\r\n"), "");
+  EXPECT_EQ(c.server("500 5.5.1 what\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().permanent);
 }
@@ -225,7 +225,7 @@ TEST(ClientSession, StartTlsOfferedAgainAfterTlsIsNotTakenTwice) {
 TEST(ClientSession, TlsRequiredButStartTlsNotOfferedFails) {
   Conversation c(make_options(TlsPolicy::required));
   c.server(kGreeting);
-  EXPECT_EQ(c.server(kEhloPipelining), "");
+  EXPECT_EQ(c.server(kEhloPipelining), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().tls);
   EXPECT_FALSE(c.s.failure().permanent);
@@ -235,7 +235,7 @@ TEST(ClientSession, TlsRequiredAfterHeloFallbackFails) {
   Conversation c(make_options(TlsPolicy::required));
   c.server(kGreeting);
   c.server("500 no EHLO\r\n");
-  EXPECT_EQ(c.server("250 mx.test\r\n"), "");
+  EXPECT_EQ(c.server("250 mx.test\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().tls);
 }
@@ -260,7 +260,7 @@ TEST(ClientSession, RequiredStartTlsRefusedFails) {
   Conversation c(make_options(TlsPolicy::required));
   c.server(kGreeting);
   c.server(kEhloAll);
-  EXPECT_EQ(c.server("454 4.7.0 TLS not available\r\n"), "");
+  EXPECT_EQ(c.server("454 4.7.0 TLS not available\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().tls);
   EXPECT_NE(c.s.failure().text.find("454 4.7.0"), std::string::npos) << c.s.failure().text;
@@ -345,7 +345,7 @@ TEST(ClientSession, NoCredentialsInPlaintext) {
   o.auth_password = "pass";
   Conversation c(o);
   c.server(kGreeting);
-  EXPECT_EQ(c.server(kEhloAll), "");
+  EXPECT_EQ(c.server(kEhloAll), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_TRUE(c.s.failure().tls);
 
@@ -354,7 +354,7 @@ TEST(ClientSession, NoCredentialsInPlaintext) {
   Conversation refused(o);
   refused.server(kGreeting);
   refused.server(kEhloAll);
-  EXPECT_EQ(refused.server("454 4.7.0 no TLS\r\n"), "");
+  EXPECT_EQ(refused.server("454 4.7.0 no TLS\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(refused.s.state(), State::failed);
   EXPECT_TRUE(refused.s.failure().tls);
 }
@@ -382,7 +382,8 @@ TEST(ClientSession, AuthRefusedFails) {
   Conversation c(o);
   c.server(kGreeting);
   c.server(kEhloAll);
-  EXPECT_EQ(c.server("535 5.7.8 Authentication credentials invalid\r\n"), "");
+  EXPECT_EQ(c.server("535 5.7.8 Authentication credentials invalid\r\n"),
+            "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
   EXPECT_NE(c.s.failure().text.find("535 5.7.8"), std::string::npos) << c.s.failure().text;
 
@@ -391,7 +392,7 @@ TEST(ClientSession, AuthRefusedFails) {
   login.server("250-mx.test\r\n250 AUTH LOGIN\r\n");
   login.server("334 VXNlcm5hbWU6\r\n");
   login.server("334 UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(login.server("535 5.7.8 no\r\n"), "");
+  EXPECT_EQ(login.server("535 5.7.8 no\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(login.s.state(), State::failed);
 }
 
@@ -402,7 +403,7 @@ TEST(ClientSession, AuthWithoutAKnownMechanismFails) {
   o.auth_password = "pass";
   Conversation c(o);
   c.server(kGreeting);
-  EXPECT_EQ(c.server("250-mx.test\r\n250 AUTH CRAM-MD5\r\n"), "");
+  EXPECT_EQ(c.server("250-mx.test\r\n250 AUTH CRAM-MD5\r\n"), "QUIT\r\n");  // the connection works: say goodbye
   EXPECT_EQ(c.s.state(), State::failed);
 }
 
