@@ -27,8 +27,8 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest swaks
   curl dnsmasq-base openssl procps libnet-ssleay-perl libio-socket-ssl-perl
-  # peers of the interoperability tests and anchors of the benchmarks
-  postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd
+  # peers and clients of the interoperability tests, anchors of the benchmarks
+  postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd fetchmail isync neomutt
 )
 
 missing=()

@@ -302,8 +302,8 @@ class Loader {
         if (!s) continue;
         std::string host;
         std::uint16_t port = 0;
-        if (!s->empty() && !parse_host_port(*s, host, port)) {
-          problem(value, "lmtp must be host:port, e.g. 127.0.0.1:24");
+        if (!s->empty() && s->front() != '/' && !parse_host_port(*s, host, port)) {
+          problem(value, "lmtp must be host:port or the absolute path of a unix socket");
           continue;
         }
         d.lmtp = *s;

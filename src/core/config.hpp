@@ -47,7 +47,7 @@ struct DeliveryConfig {
   std::string smarthost_user;            // AUTH at the smarthost (only over TLS)
   std::string smarthost_password_file;   // its password, first line of this file
   std::vector<std::string> require_tls;  // domains whose mail waits rather than go without TLS
-  std::string lmtp;                      // "host:port": local mail goes there, not to Maildir
+  std::string lmtp;                      // "host:port" or a socket path: local mail goes there, not to Maildir
   std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5), std::chrono::minutes(15),
                                           std::chrono::hours(1), std::chrono::hours(4)};
   std::chrono::seconds bounce_after{5 * 86400};

@@ -188,6 +188,10 @@ asio::awaitable<void> Remote::route(const std::string& key, Route& out) {
   }
   std::vector<dns::MxRecord> hosts;
   std::uint16_t port = config.port;
+  if (key == kLmtpKey && config.lmtp.front() == '/') {
+    out.targets.push_back({"localhost", config.lmtp, 0});  // a unix socket
+    co_return;
+  }
   if (key == kSmarthostKey || key == kLmtpKey) {
     std::string host;
     core::parse_host_port(key == kLmtpKey ? config.lmtp : config.smarthost, host, port);
@@ -316,13 +320,19 @@ asio::awaitable<void> Remote::pump(net::Stream& stream, smtp::ClientSession& ses
 asio::awaitable<void> Remote::serve(const std::string& key, const Target& target, smtp::TlsPolicy policy,
                                     Route& route) {
   using State = smtp::ClientSession::State;
-  const std::string label = target.host + "[" + target.address + "]:" + std::to_string(target.port);
+  const bool unix_socket = target.address.front() == '/';
+  const std::string label =
+      unix_socket ? target.address : target.host + "[" + target.address + "]:" + std::to_string(target.port);
   std::error_code ec;
-  const auto address = asio::ip::make_address(target.address, ec);
   asio::ip::tcp::socket socket(io_);
-  if (!ec) {
-    const asio::ip::tcp::endpoint endpoint(address, target.port);
-    co_await net::connect(socket, endpoint, kConnectTimeout, ec);
+  if (unix_socket) {
+    ec = net::connect_unix(socket, target.address);
+  } else {
+    const auto address = asio::ip::make_address(target.address, ec);
+    if (!ec) {
+      const asio::ip::tcp::endpoint endpoint(address, target.port);
+      co_await net::connect(socket, endpoint, kConnectTimeout, ec);
+    }
   }
   if (ec) {
     route.last = {421, "4.4.1", "connect to " + label + ": " + ec.message(), "", label, false};

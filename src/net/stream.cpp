@@ -1,5 +1,12 @@
 #include "net/stream.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -95,6 +102,25 @@ void Stream::close() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   deadline_.cancel();
+}
+
+std::error_code connect_unix(asio::ip::tcp::socket& socket, const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return std::make_error_code(std::errc::filename_too_long);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return {errno, std::generic_category()};
+  // A local connect completes at once or fails at once: no need to wait.
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return {e, std::generic_category()};
+  }
+  std::error_code ec;
+  socket.assign(asio::ip::tcp::v4(), fd, ec);
+  if (ec) ::close(fd);
+  return ec;
 }
 
 asio::awaitable<void> connect(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& endpoint,

@@ -59,6 +59,11 @@ class Stream {
   bool interrupted_ = false;
 };
 
+// Connects `socket` to the unix-domain stream socket at `path` (an LMTP
+// server such as Dovecot's). Asio's TCP socket object carries the
+// descriptor: reads, writes and TLS are the same on any stream socket.
+std::error_code connect_unix(asio::ip::tcp::socket& socket, const std::string& path);
+
 // Connects `socket` to `endpoint` within `timeout` (ec: std::errc::timed_out).
 asio::awaitable<void> connect(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& endpoint,
                               std::chrono::seconds timeout, std::error_code& ec);

@@ -456,13 +456,15 @@ def _alive(pid):
 
 
 class DovecotPeer:
-    """A private Dovecot serving LMTP only, on 127.0.0.1:lmtp_port; any user
-    is accepted (static userdb) and gets BASE/mail/<user>/Maildir. Runs in
-    the foreground (-F) under the Popen handle the test keeps."""
+    """A private Dovecot serving LMTP only, on 127.0.0.1:lmtp_port and on
+    the unix socket lmtp_socket; any user is accepted (static userdb) and
+    gets BASE/mail/<user>/Maildir. Runs in the foreground (-F) under the
+    Popen handle the test keeps."""
 
     def __init__(self, base, lmtp_port):
         self.base = pathlib.Path(base)
         self.lmtp_port = lmtp_port
+        self.lmtp_socket = self.base / "run" / "lmtp-poshta"
         self.conf = self.base / "dovecot.conf"
         self.mail = self.base / "mail"
         self.logfile = self.base / "log" / "dovecot.log"
@@ -498,6 +500,9 @@ service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
     port = {lmtp_port}
+  }}
+  unix_listener lmtp-poshta {{
+    mode = 0666
   }}
 }}
 service doveadm {{

@@ -467,12 +467,13 @@ def pf_wait(pf, addr, timeout=DELIVERY_TIMEOUT):
 # 9. LMTP into Dovecot
 
 
-def test_local_mail_goes_to_dovecot_by_lmtp(dns_factory, mta_factory, dovecot_factory):
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_local_mail_goes_to_dovecot_by_lmtp(dns_factory, mta_factory, dovecot_factory, transport):
     dns = dns_factory()
     dc = dovecot_factory()
     users = ["dave@dc.test", "erin@dc.test"]
-    a = mta_factory("A", A_ADDR, "mx.a.test", ["dc.test"], dns, users=users,
-                    delivery={"lmtp": f"127.0.0.1:{dc.lmtp_port}"})
+    lmtp = f"127.0.0.1:{dc.lmtp_port}" if transport == "tcp" else str(dc.lmtp_socket)
+    a = mta_factory("A", A_ADDR, "mx.a.test", ["dc.test"], dns, users=users, delivery={"lmtp": lmtp})
     subject, msg = message("dave@dc.test", sender="someone@b.test")
     assert a.send("someone@b.test", users, msg) == {}
     tag = subject.encode()
