@@ -282,7 +282,9 @@ asio::awaitable<void> Remote::connection(std::string key) {
       co_await serve(key, target, p, r);
       if (r.tls_failed && p == smtp::TlsPolicy::opportunistic && !stopping_) {
         // Opportunistic TLS that fails must not stop the mail: plaintext, now.
+        const std::string tls_error = r.last.text;
         co_await serve(key, target, smtp::TlsPolicy::none, r);
+        if (!r.served) r.last.text += " (after " + tls_error + ")";
       }
       if (r.served) break;
     }
@@ -364,8 +366,13 @@ asio::awaitable<void> Remote::serve(const std::string& key, const Target& target
       co_await pump(stream, session);
     }
   }
+  // Logs and `queue show` say how the mail went, and why not with TLS when TLS failed here before.
   std::string relay = label;
-  if (stream.tls_active()) relay += " tls=" + stream.tls_version();
+  if (stream.tls_active()) {
+    relay += " tls=" + stream.tls_version();
+  } else if (auto t = tls_trouble_.find(target.host); t != tls_trouble_.end()) {
+    relay += " tls=none (" + t->second.error + ")";
+  }
   if (session.state() != State::ready) {
     const auto& f = session.failure();
     const bool handshake = f.tls && policy == smtp::TlsPolicy::opportunistic;
