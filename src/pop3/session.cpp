@@ -36,8 +36,11 @@ Session::Session(SessionConfig config) : config_(std::move(config)) {
 }
 
 void Session::ok(std::string_view text) {
-  output_ += "+OK ";
-  output_ += text;
+  output_ += "+OK";
+  if (!text.empty()) {
+    output_ += ' ';
+    output_ += text;
+  }
   output_ += "\r\n";
 }
 
@@ -161,11 +164,11 @@ void Session::authorization(std::string_view verb, std::string_view args) {
     return request(std::move(r));
   }
   if (iequals(verb, "AUTH")) {
+    if (!plaintext_ok()) return err(kNeedTls);
     if (args.empty()) {  // the mechanisms, as many clients ask (RFC 1734 practice)
       output_ += "+OK SASL mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n";
       return;
     }
-    if (!plaintext_ok()) return err(kNeedTls);
     const auto sp = args.find(' ');
     auto sasl = auth::SaslServer::create(args.substr(0, sp));
     if (!sasl) return err("[AUTH] unknown mechanism; use PLAIN or LOGIN");

@@ -207,7 +207,8 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
   for (const auto& entry : std::filesystem::directory_iterator(folder_ / "cur", ec)) {
     MessageFile m;
     m.name = entry.path().filename().string();
-    if (m.name.empty() || m.name[0] == '.') continue;
+    // A line end in a name could not be written to the uidlist: such a file is not mail of ours.
+    if (m.name.empty() || m.name[0] == '.' || m.name.find('\n') != std::string::npos) continue;
     std::error_code size_ec;
     m.size = entry.file_size(size_ec);
     if (size_ec) continue;  // gone meanwhile
@@ -264,6 +265,22 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
   out.uid_validity = list.uid_validity;
   out.uid_next = list.uid_next;
   return out;
+}
+
+core::Result<int> Mailbox::open_message(const MessageFile& m) const {
+  int fd = ::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno != ENOENT) return core::errno_code(errno);
+  std::error_code ec;
+  const std::string base = m.base();
+  for (const auto& entry : std::filesystem::directory_iterator(folder_ / "cur", ec)) {
+    MessageFile f;
+    f.name = entry.path().filename().string();
+    if (f.base() != base) continue;
+    fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) return fd;
+  }
+  return core::errno_code(ENOENT);
 }
 
 std::error_code Mailbox::remove(const std::vector<MessageFile>& messages) {

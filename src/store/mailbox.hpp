@@ -53,6 +53,10 @@ class Mailbox {
   // Maildir if it does not exist. Blocks (directory scans, fsync).
   core::Result<MailboxSnapshot> sync();
 
+  // Opens a message's file for reading (O_RDONLY), also when another Maildir
+  // reader has renamed it since (new flags keep the base name). Blocks.
+  core::Result<int> open_message(const MessageFile& m) const;
+
   // Deletes the files of `messages` and makes that durable (the directory is
   // fsync'd). A file renamed since the snapshot (new flags) is found by its
   // base name; files already gone are fine. Blocks.
