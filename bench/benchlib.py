@@ -19,6 +19,8 @@ file counting and cleaning, Maildir file names as Poshta and Dovecot write
 them, log reading, and a concurrent opener of idle SMTP sessions.
 Everything here must be run as root (Postfix needs it).
 """
+import ctypes
+import ctypes.util
 import errno
 import os
 import re
@@ -609,6 +611,21 @@ class PoshtaInstance:
 
 # ---------------------------------------------------------------- Dovecot
 
+def crypt_hash(password, prefix=b"$y$"):
+    """A crypt(3) hash of `password` from libxcrypt with a random salt: yescrypt, Debian's default
+    and what `poshta user add` stores (as "{CRYPT}<hash>")."""
+    lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    setting = lib.crypt_gensalt(prefix, 0, None, 0)
+    h = lib.crypt(password.encode(), setting) if setting else None
+    if not h or h.startswith(b"*"):
+        raise RuntimeError("libcrypt cannot make a %s hash" % prefix.decode())
+    return h.decode()
+
+
 DOVECOT_CONF = """\
 # written by bench/benchlib.py: a private Dovecot 2.3; its defaults unless noted
 instance_name = poshta-bench-{port}
@@ -627,9 +644,10 @@ mail_location = maildir:{base}/mail/%d/%n
 mail_uid = {vuid}
 mail_gid = {vuid}
 first_valid_uid = 100
+# every user, one password, stored as `poshta user add` stores it: {{CRYPT}} yescrypt
 passdb {{
   driver = static
-  args = password={password}
+  args = password={{CRYPT}}{password_hash}
 }}
 userdb {{
   driver = static
@@ -648,16 +666,17 @@ service pop3-login {{
 
 
 class DovecotInstance:
-    """A private Dovecot serving POP3 on 127.0.0.1:port: every user@bench.test exists, with the
-    bench password (static passdb and userdb), mail owned by uid/gid vuid in
+    """A private Dovecot serving POP3 on 127.0.0.1:pop3_port: every user@bench.test exists, with the
+    bench password (static passdb and userdb; the password as a yescrypt hash, as Poshta keeps it,
+    so that a login costs both servers one crypt(3)), mail owned by uid/gid vuid in
     BASE/mail/<domain>/<localpart>/ (Maildir; Dovecot's index files and dovecot-uidlist in the
     same directory). Started with `dovecot -c CONF`, stopped with `doveadm -c CONF stop`."""
 
     name = "Dovecot"
 
-    def __init__(self, base, port, vuid=5000):
+    def __init__(self, base, pop3_port, vuid=5000):
         self.base = base
-        self.port = port
+        self.pop3_port = pop3_port
         self.vuid = vuid
         self.conf = os.path.join(base, "dovecot.conf")
         self.mailroot = os.path.join(base, "mail", DOMAIN)
@@ -672,7 +691,8 @@ class DovecotInstance:
         os.chmod(self.base, 0o755)
         os.chown(os.path.join(self.base, "mail"), self.vuid, self.vuid)
         with open(self.conf, "w") as f:
-            f.write(DOVECOT_CONF.format(base=self.base, port=self.port, vuid=self.vuid, password=PASSWORD))
+            f.write(DOVECOT_CONF.format(base=self.base, port=self.pop3_port, vuid=self.vuid,
+                                        password_hash=crypt_hash(PASSWORD)))
         r = subprocess.run(["dovecot", "-c", self.conf, "-n"], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("dovecot -c %s -n failed: %s" % (self.conf, (r.stderr or r.stdout).strip()))
@@ -685,16 +705,19 @@ class DovecotInstance:
             return None
 
     def start(self):
-        r = subprocess.run(["dovecot", "-c", self.conf], capture_output=True, text=True)
+        # the daemon keeps the descriptors it inherits: a file, not a pipe we would wait on forever
+        err = os.path.join(self.base, "log", "dovecot.start")
+        with open(err, "w") as f:
+            r = subprocess.run(["dovecot", "-c", self.conf], stdin=subprocess.DEVNULL, stdout=f, stderr=f)
         if r.returncode != 0:
-            raise RuntimeError("dovecot start failed: %s" % (r.stderr or r.stdout).strip())
+            raise RuntimeError("dovecot start failed (%d): %s" % (r.returncode, read_from(err, 0).strip()))
         self.started = True
         t0 = time.monotonic()
         while self.pid() is None or not pid_alive(self.pid()):
             if time.monotonic() - t0 > 20:
                 raise RuntimeError("Dovecot's master did not start; see %s" % self.logfile)
             time.sleep(0.1)
-        wait_banner(self.port, greeting=b"+OK")
+        wait_banner(self.pop3_port, greeting=b"+OK")
 
     def alive(self):
         return self.started and self.pid() is not None and pid_alive(self.pid())
@@ -704,7 +727,8 @@ class DovecotInstance:
             return
         pid = self.pid()
         pids = tree(pid) if pid and pid_alive(pid) else []
-        subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True, text=True)
+        subprocess.run(["doveadm", "-c", self.conf, "stop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
         t0 = time.monotonic()
         while any(pid_alive(p) for p in pids) and time.monotonic() - t0 < 20:
             time.sleep(0.1)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# bench/run.sh - run every Poshta benchmark against its Postfix anchor and print the tables.
+# bench/run.sh - run every Poshta benchmark against its anchor (Postfix, Dovecot) and print the tables.
 #
 #   bench/run.sh [--quick] [--poshta PATH] [--count N] [--reps N] [--conns N] [--postfix-conns N]
-#                [--json FILE] [--keep]
+#                [--pop3-count N] [--json FILE] [--keep]
 #
-#   --quick            small sizes for a smoke test (300 messages, 2 reps, 1000/100 connections)
+#   --quick            small sizes for a smoke test (300 messages, 2 reps, 1000/100 connections,
+#                      a 2000-message POP3 maildrop)
 #   --poshta PATH      the binary (default: build/poshta)
 #   --count N          messages per SMTP and relay run (default 2000)
 #   --reps N           repetitions per case, medians printed (default 3)
 #   --conns N          idle connections held to Poshta (default 5000)
 #   --postfix-conns N  idle connections held to Postfix (default 200; one process each)
+#   --pop3-count N     messages in the POP3 maildrop (default 10000)
 #   --json FILE        also append machine-readable results to FILE
 #   --keep             keep the scratch directories under /var/tmp (logs, mail)
 #
@@ -22,16 +24,19 @@ common=()
 delivery=()
 relay=()
 memory=()
+pop3=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) delivery+=(--count 300 --reps 2); relay+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2) ;;
+    --quick) delivery+=(--count 300 --reps 2); relay+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2)
+             pop3+=(--count 2000 --reps 2) ;;
     --poshta|--json) common+=("$1" "$2"); shift ;;
     --keep) common+=("$1") ;;
     --count) delivery+=(--count "$2"); relay+=(--count "$2"); shift ;;
-    --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); shift ;;
+    --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); pop3+=(--reps "$2"); shift ;;
     --conns) memory+=(--conns "$2"); shift ;;
     --postfix-conns) memory+=(--postfix-conns "$2"); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --pop3-count) pop3+=(--count "$2"); shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +47,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 command -v postfix >/dev/null || { echo "run.sh: Postfix missing: scripts/setup.sh" >&2; exit 1; }
+command -v dovecot >/dev/null || { echo "run.sh: Dovecot missing: scripts/setup.sh" >&2; exit 1; }
 
 status=0
 echo "== Poshta benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r)"
@@ -51,4 +57,6 @@ echo
 python3 "$here/relay.py" "${common[@]}" "${relay[@]}" || status=1
 echo
 python3 "$here/idle_memory.py" "${common[@]}" "${memory[@]}" || status=1
+echo
+python3 "$here/pop3.py" "${common[@]}" "${pop3[@]}" || status=1
 exit $status

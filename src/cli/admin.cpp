@@ -221,21 +221,18 @@ int alias_list(const core::Config& config) {
   return 0;
 }
 
-std::optional<core::Config> load_config(const std::filesystem::path& path, bool print_warnings) {
+std::optional<core::Config> load_config(const std::filesystem::path& path) {
   if (path.empty()) return core::default_config();
   auto loaded = core::load_config_file(path);
   for (const auto& p : loaded.problems) {
-    if (p.fatal || print_warnings) {
-      std::cerr << loaded.config.source << ":" << p.line << ": " << (p.fatal ? "error: " : "warning: ") << p.message
-                << "\n";
-    }
+    std::cerr << loaded.config.source << ":" << p.line << ": error: " << p.message << "\n";
   }
   if (!loaded.ok()) return std::nullopt;
   return loaded.config;
 }
 
 int check(const std::filesystem::path& config_path) {
-  auto config = load_config(config_path, true);
+  auto config = load_config(config_path);
   if (!config) return 1;
   std::cout << config->source << ": OK\n";
   return 0;

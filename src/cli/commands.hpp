@@ -12,9 +12,9 @@
 
 namespace poshta::cli {
 
-// Loads the configuration `-c` names (or the default); prints fatal problems
+// Loads the configuration `-c` names (or the default); prints its problems
 // as "FILE:LINE: message" and returns nullopt on any.
-std::optional<core::Config> load_config(const std::filesystem::path& path, bool print_warnings);
+std::optional<core::Config> load_config(const std::filesystem::path& path);
 
 int serve(const std::filesystem::path& config_path, bool verbose);
 int check(const std::filesystem::path& config_path);

@@ -13,7 +13,7 @@ using poshta::cli::load_config;
 // Runs `fn` with the configuration, or returns 1 if it has errors.
 template <typename Fn>
 int with_config(const std::string& path, Fn fn) {
-  auto config = load_config(path, false);
+  auto config = load_config(path);
   if (!config) return 1;
   return fn(*config);
 }

@@ -24,7 +24,8 @@ namespace poshta::cli {
 namespace {
 
 constexpr std::size_t kReadChunk = 4096;
-constexpr std::size_t kFileChunk = 256 * 1024;  // a message is sent in pieces of this size
+constexpr std::size_t kFileChunk = 256 * 1024;     // a message is sent in pieces of this size
+constexpr std::uint64_t kInlineRead = 128 * 1024;  // smaller files are read on the event loop
 constexpr std::chrono::seconds kWriteTimeout{300};
 constexpr std::chrono::seconds kHandshakeTimeout{60};
 constexpr std::chrono::minutes kIdleTimeout{10};  // RFC 1939 §3: at least 10 minutes
@@ -50,26 +51,22 @@ class RemoveTask final : public net::BlockingTask {
 };
 
 // One piece of a message file.
+// One piece of a message file, into a buffer the session keeps (so the
+// pool's threads allocate nothing that the event loop frees).
 class ReadTask final : public net::BlockingTask {
  public:
-  explicit ReadTask(int fd) : fd_(fd) {}
+  ReadTask(int fd, std::string& buffer) : fd_(fd), buffer_(buffer) {}
   void run() override {
-    data.resize(kFileChunk);
-    const ssize_t n = ::read(fd_, data.data(), data.size());
-    if (n < 0) {
-      error = core::errno_code(errno);
-      n_ = 0;
-    } else {
-      n_ = static_cast<std::size_t>(n);
-    }
-    data.resize(n_);
+    buffer_.resize(kFileChunk);
+    const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+    if (n < 0) error = core::errno_code(errno);
+    buffer_.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
   }
-  std::string data;
   std::error_code error;
 
  private:
   int fd_;
-  std::size_t n_ = 0;
+  std::string& buffer_;
 };
 
 struct Fd {
@@ -179,31 +176,42 @@ asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Cont
           auto opened = open->mailbox.open_message(file);  // a quick open: fine on the event loop
           Fd fd{opened ? *opened : -1};
           session.resolve_retrieve(fd.fd >= 0);
+          // "+OK", the message and "." go out together when they fit one
+          // write; a large message goes in pieces of kFileChunk.
+          std::string wire = session.take_output();
           std::error_code ec;
-          std::string head = session.take_output();
-          co_await conn->write(head, kWriteTimeout, ec);
-          if (fd.fd < 0 || ec) break;
-          pop3::MessageEncoder encoder(request->body_lines);
-          std::string wire;
-          for (;;) {
-            ReadTask read(fd.fd);
-            co_await net::offload(ctx.server, read);
-            if (read.error) {
-              // The "+OK" is out: all that can be done is to end the connection.
-              spdlog::error("pop3 session={} event=read_failed error=\"{}\"", session_id, read.error.message());
-              conn->close();
-              break;
+          if (fd.fd >= 0) {
+            pop3::MessageEncoder encoder(request->body_lines);
+            std::string chunk;
+            chunk.reserve(kFileChunk);  // allocated here, on the event loop, once per message
+            // A small file is read right here: from the page cache that costs
+            // less than the trip to the thread pool.
+            const bool small = file.size <= kInlineRead;
+            for (;;) {
+              ReadTask read(fd.fd, chunk);
+              if (small)
+                read.run();
+              else
+                co_await net::offload(ctx.server, read);
+              if (read.error) {
+                // The "+OK" is out: all that can be done is to end the connection.
+                spdlog::error("pop3 session={} event=read_failed error=\"{}\"", session_id, read.error.message());
+                conn->close();
+                break;
+              }
+              if (chunk.empty()) break;
+              encoder.feed(chunk, wire);
+              if (encoder.done()) break;
+              if (wire.size() >= kFileChunk) {
+                co_await conn->write(wire, kWriteTimeout, ec);
+                wire.clear();
+                if (ec) break;
+              }
             }
-            if (read.data.empty()) break;
-            wire.clear();
-            encoder.feed(read.data, wire);
-            co_await conn->write(wire, kWriteTimeout, ec);
-            if (ec || encoder.done()) break;
+            encoder.finish(wire);
           }
+          if (!ec) co_await conn->write(wire, kWriteTimeout, ec);
           if (ec) break;
-          wire.clear();
-          encoder.finish(wire);
-          co_await conn->write(wire, kWriteTimeout, ec);
           session.resume();
           break;
         }

@@ -177,7 +177,7 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   Options o;
   if (auto rc = parse(args, o)) return *rc;
   const std::filesystem::path config_path = o.config.empty() ? default_config : std::filesystem::path(o.config);
-  auto config = load_config(config_path, false);
+  auto config = load_config(config_path);
   if (!config) return kExConfig;
 
   auto content = read_message(o, config->limits.message_size);

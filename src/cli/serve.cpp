@@ -2,6 +2,7 @@
 // configuration, wires them together, runs the event loop, and handles the
 // signals of docs/SPEC.md (SIGTERM/SIGINT: stop; SIGHUP: reload).
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/control.hpp"
+#include "cli/imap_service.hpp"
 #include "cli/pop3_service.hpp"
 #include "cli/smtp_service.hpp"
 #include "core/address.hpp"
@@ -117,12 +119,6 @@ int lock_pid_file(const std::filesystem::path& path) {
   return fd;
 }
 
-void log_problems(const std::vector<core::ConfigProblem>& problems, const std::string& source) {
-  for (const auto& p : problems) {
-    if (!p.fatal) spdlog::warn("config {}:{}: {}", source, p.line, p.message);
-  }
-}
-
 }  // namespace
 
 int serve(const std::filesystem::path& config_path, bool verbose) {
@@ -131,13 +127,15 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
       config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
   if (!loaded.ok()) {
     for (const auto& p : loaded.problems) {
-      if (p.fatal) spdlog::error("config {}:{}: {}", loaded.config.source, p.line, p.message);
+      spdlog::error("config {}:{}: {}", loaded.config.source, p.line, p.message);
     }
     return 1;
   }
-  log_problems(loaded.problems, loaded.config.source);
   auto config = std::make_shared<const core::Config>(loaded.config);
   raise_fd_limit();
+  // glibc gives each of the pool's threads a malloc arena of its own, which
+  // keeps memory they freed; a few shared arenas keep the server small.
+  ::mallopt(M_ARENA_MAX, 4);
 
   const auto& data = config->data_dir;
   for (const auto& sub : {data, data / "mail", data / "queue"}) {
@@ -161,8 +159,10 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     queue::Spool spool(data / "queue", fs_flush);
     store::Maildir maildir(data / "mail", config->hostname);
     directory::Directory directory(data / "directory.sqlite", config->domains);
+    MailboxEvents mailbox_events;
     delivery::RunnerConfig runner_config{config->hostname, retry_policy(*config),
-                                         [&directory](const std::string& a) { return route(directory, a); }};
+                                         [&directory](const std::string& a) { return route(directory, a); },
+                                         [&mailbox_events](const std::string& a) { mailbox_events.changed(a); }};
     delivery::Runner runner(journal, spool, maildir, fs_flush, std::move(runner_config));
     net::Server server(net_limits(*config), kBlockingThreads);
     dns::Resolver resolver(server.context(), config->delivery.resolver);
@@ -174,6 +174,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     AuthThrottle throttle;
     SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), throttle};
     Pop3Context pop3_ctx{server, directory, maildir, throttle, smtp_ctx.config, smtp_ctx.tls, {}};
+    ImapContext imap_ctx{server, directory, maildir, throttle, mailbox_events, smtp_ctx.config, smtp_ctx.tls};
 
     // Signals are handled before any port is open: a SIGTERM that arrives as
     // soon as clients can connect must stop the server cleanly, not kill it.
@@ -185,11 +186,10 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
             config_path.empty() ? core::LoadedConfig{core::default_config(), {}} : core::load_config_file(config_path);
         if (!next.ok()) {
           for (const auto& p : next.problems) {
-            if (p.fatal) spdlog::error("config {}:{}: {}", next.config.source, p.line, p.message);
+            spdlog::error("config {}:{}: {}", next.config.source, p.line, p.message);
           }
           spdlog::error("serve event=reload result=failed reason=\"configuration has errors; keeping the old one\"");
         } else {
-          log_problems(next.problems, next.config.source);
           if (next.config.data_dir != config->data_dir) {
             spdlog::warn("serve event=reload note=\"data_dir changes need a restart\"");
             next.config.data_dir = config->data_dir;
@@ -234,6 +234,16 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
         }
+        case core::Protocol::imap:
+        case core::Protocol::imaps: {
+          const bool implicit_tls = l.protocol == core::Protocol::imaps;
+          server.listen(l.host, l.port, name, "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+                        [&imap_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
+                          return serve_imap(c, imap_ctx, implicit_tls);
+                        });
+          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
+          break;
+        }
         case core::Protocol::pop3:
         case core::Protocol::pop3s: {
           const bool implicit_tls = l.protocol == core::Protocol::pop3s;
@@ -244,9 +254,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
           spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
         }
-        default:
-          spdlog::warn("serve event=listener_ignored protocol={} address={} reason=\"not served by this version\"",
-                       name, l.text());
       }
     }
 

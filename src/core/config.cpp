@@ -19,18 +19,17 @@ namespace {
 struct ProtocolInfo {
   const char* name;
   Protocol protocol;
-  bool built;  // served by this version
 };
 
 constexpr ProtocolInfo kProtocols[] = {
-    {"smtp", Protocol::smtp, true},
-    {"submission", Protocol::submission, true},
-    {"submissions", Protocol::submissions, true},
-    {"lmtp", Protocol::lmtp, true},
-    {"imap", Protocol::imap, false},
-    {"imaps", Protocol::imaps, false},
-    {"pop3", Protocol::pop3, true},
-    {"pop3s", Protocol::pop3s, true},
+    {"smtp", Protocol::smtp},
+    {"submission", Protocol::submission},
+    {"submissions", Protocol::submissions},
+    {"lmtp", Protocol::lmtp},
+    {"imap", Protocol::imap},
+    {"imaps", Protocol::imaps},
+    {"pop3", Protocol::pop3},
+    {"pop3s", Protocol::pop3s},
 };
 
 std::string system_hostname() {
@@ -79,8 +78,8 @@ class Loader {
  private:
   Config& config() { return out_.config; }
 
-  void problem(const toml::node& node, std::string message, bool fatal = true) {
-    out_.problems.push_back({static_cast<int>(node.source().begin.line), std::move(message), fatal});
+  void problem(const toml::node& node, std::string message) {
+    out_.problems.push_back({static_cast<int>(node.source().begin.line), std::move(message)});
   }
 
   void unknown(const toml::node& node, std::string_view table, std::string_view key) {
@@ -183,11 +182,6 @@ class Loader {
           }
           listener.protocol = info->protocol;
           have_protocol = true;
-          if (!info->built) {
-            problem(value,
-                    std::string("protocol '") + info->name + "' is not served by this version; the listener is ignored",
-                    false);
-          }
         } else if (key.str() == "address") {
           auto s = string_of(value, "address");
           if (!s) continue;
@@ -366,9 +360,9 @@ std::string ascii_probe(std::string_view text) {
 void finish(LoadedConfig& loaded) {
   auto& c = loaded.config;
   if (c.hostname.empty()) c.hostname = system_hostname();
-  if (c.domains.empty()) loaded.problems.push_back({0, "domains must name at least one local domain", true});
+  if (c.domains.empty()) loaded.problems.push_back({0, "domains must name at least one local domain"});
   if (c.delivery.smarthost_user.empty() != c.delivery.smarthost_password_file.empty()) {
-    loaded.problems.push_back({0, "[delivery] smarthost_user and smarthost_password_file go together", true});
+    loaded.problems.push_back({0, "[delivery] smarthost_user and smarthost_password_file go together"});
   }
   std::error_code ec;
   auto absolute = std::filesystem::absolute(c.data_dir, ec);
@@ -387,13 +381,6 @@ const char* protocol_name(Protocol p) {
 std::string ListenerConfig::text() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
-}
-
-bool LoadedConfig::ok() const {
-  for (const auto& p : problems) {
-    if (p.fatal) return false;
-  }
-  return true;
 }
 
 std::vector<ListenerConfig> default_listeners() {
@@ -421,7 +408,7 @@ LoadedConfig load_config_text(std::string_view text, const std::string& source) 
     Loader(loaded).load(root);
   } catch (const toml::parse_error& e) {
     loaded.problems.push_back(
-        {static_cast<int>(e.source().begin.line), "TOML syntax: " + std::string(e.description()), true});
+        {static_cast<int>(e.source().begin.line), "TOML syntax: " + std::string(e.description())});
     return loaded;
   }
   finish(loaded);
@@ -433,7 +420,7 @@ LoadedConfig load_config_file(const std::filesystem::path& path) {
   if (!in) {
     LoadedConfig loaded;
     loaded.config.source = path.string();
-    loaded.problems.push_back({0, "cannot read " + path.string(), true});
+    loaded.problems.push_back({0, "cannot read " + path.string()});
     return loaded;
   }
   std::stringstream ss;

@@ -75,13 +75,12 @@ struct Config {
 struct ConfigProblem {
   int line = 0;  // 0: not tied to a line
   std::string message;
-  bool fatal = true;  // false: a warning (a feature this version does not build yet)
 };
 
 struct LoadedConfig {
   Config config;
   std::vector<ConfigProblem> problems;
-  bool ok() const;
+  bool ok() const { return problems.empty(); }
 };
 
 std::vector<ListenerConfig> default_listeners();

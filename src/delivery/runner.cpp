@@ -259,7 +259,20 @@ void Runner::process(std::vector<Message>& batch) {
   queue::EnvelopeRecipient local_probe;
   local_probe.local = true;
   const bool to_maildir = !(relay_ && relay_->handles(local_probe));
-  if (to_maildir) deliver_local(maildir_, flush_sync_, loaded, retry_policy(), now);
+  if (to_maildir) {
+    std::vector<queue::EnvelopeRecipient*> due_here;
+    for (Message* m : loaded) {
+      for (auto& r : m->env.recipients) {
+        if (r.local && is_due(r, now)) due_here.push_back(&r);
+      }
+    }
+    deliver_local(maildir_, flush_sync_, loaded, retry_policy(), now);
+    if (config_.delivered) {
+      for (const auto* r : due_here) {
+        if (r->state == queue::RecipientState::delivered) config_.delivered(r->address);
+      }
+    }
+  }
   std::vector<std::uint64_t> journal_done;
   for (Message* m : loaded) {
     const bool for_relay = relay_ && std::any_of(m->env.recipients.begin(), m->env.recipients.end(),

@@ -48,6 +48,8 @@ struct RunnerConfig {
   queue::RetryPolicy retry;
   // Where a DSN to `address` goes (alias expansion); empty: nowhere.
   std::function<std::vector<queue::EnvelopeRecipient>(const std::string& address)> route;
+  // Told of each local mailbox that got new mail (IMAP IDLE); may be empty.
+  std::function<void(const std::string& address)> delivered;
 };
 
 class Runner {

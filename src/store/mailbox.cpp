@@ -12,8 +12,10 @@
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "core/files.hpp"
+#include "store/maildir.hpp"
 
 namespace poshta::store {
 
@@ -209,9 +211,12 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
     m.name = entry.path().filename().string();
     // A line end in a name could not be written to the uidlist: such a file is not mail of ours.
     if (m.name.empty() || m.name[0] == '.' || m.name.find('\n') != std::string::npos) continue;
-    std::error_code size_ec;
-    m.size = entry.file_size(size_ec);
-    if (size_ec) continue;  // gone meanwhile
+    // The size is in the name when Poshta (or Dovecot) wrote it: no stat needed.
+    if (!size_field(m.name, 'S', m.size)) {
+      std::error_code size_ec;
+      m.size = entry.file_size(size_ec);
+      if (size_ec) continue;  // gone meanwhile
+    }
     if (!size_field(m.name, 'W', m.wire_size)) {
       auto wire = wire_size_of(entry.path(), m.size);
       if (!wire) continue;
@@ -302,6 +307,366 @@ std::error_code Mailbox::remove(const std::vector<MessageFile>& messages) {
     if (ec) return ec;
   }
   return core::sync_directory(folder_ / "cur");
+}
+
+// Flags, APPEND and COPY.
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// An open file descriptor, closed with its owner.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+struct FlagName {
+  char letter;
+  std::string_view imap;
+};
+// In the order imap_flags() lists them.
+constexpr FlagName kFlagNames[] = {
+    {'R', "\\Answered"}, {'F', "\\Flagged"}, {'T', "\\Deleted"}, {'S', "\\Seen"}, {'D', "\\Draft"},
+};
+
+bool is_imap_letter(char c) {
+  for (const auto& f : kFlagNames) {
+    if (f.letter == c) return true;
+  }
+  return false;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// `flags` as Maildir wants them: letters, each once, in ASCII order;
+// nullopt if there is anything but letters.
+std::optional<std::string> normal_flags(std::string_view flags) {
+  std::string out(flags);
+  for (char c : out) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return std::nullopt;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// The name in `cur` of the message `m` now: its name in `m`, or another
+// with its base name (another reader changed its flags since); nullopt when
+// it is gone.
+std::optional<std::string> current_name(const fs::path& cur, const MessageFile& m) {
+  struct stat st {};
+  if (::lstat((cur / m.name).c_str(), &st) == 0) return m.name;
+  const std::string base = m.base();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(cur, ec)) {
+    MessageFile f;
+    f.name = entry.path().filename().string();
+    if (f.base() == base) return f.name;
+  }
+  return std::nullopt;
+}
+
+// The host part of the names Mailbox gives files: this machine's name.
+const std::string& local_host() {
+  static const std::string host = [] {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return std::string("localhost");
+    return maildir_host(buf);
+  }();
+  return host;
+}
+
+// Gives `fd` the modification (and access) time `mtime` and fsyncs it.
+std::error_code finish_tmpfile(int fd, const timespec& mtime) {
+  const timespec times[2] = {mtime, mtime};
+  if (::futimens(fd, times) != 0) return core::errno_code(errno);
+  if (::fsync(fd) != 0) return core::errno_code(errno);
+  return {};
+}
+
+// A new unnamed file in `dir` (O_TMPFILE: a crash leaves nothing behind)
+// holding `parts`, with mtime `mtime`, fsync'd.
+core::Result<Fd> write_tmpfile(const fs::path& dir, std::span<const std::string_view> parts, const timespec& mtime) {
+  Fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return core::errno_code(errno);
+  if (auto ec = core::write_all(fd.get(), parts)) return ec;
+  if (auto ec = finish_tmpfile(fd.get(), mtime)) return ec;
+  return fd;
+}
+
+// A copy of the file `source` in a new unnamed file in `dir`, with the
+// source's mtime, fsync'd.
+core::Result<Fd> copy_tmpfile(const fs::path& dir, const fs::path& source) {
+  Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) return core::errno_code(errno);
+  struct stat st {};
+  if (::fstat(in.get(), &st) != 0) return core::errno_code(errno);
+  Fd out(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (out.get() < 0) return core::errno_code(errno);
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return core::errno_code(errno);
+    }
+    if (n == 0) break;
+    const std::string_view part[] = {std::string_view(buf, static_cast<std::size_t>(n))};
+    if (auto ec = core::write_all(out.get(), part)) return ec;
+  }
+  if (auto ec = finish_tmpfile(out.get(), st.st_mtim)) return ec;
+  return out;
+}
+
+// Links the unnamed file `fd` to `target`.
+std::error_code link_tmpfile(int fd, const fs::path& target) {
+  // linkat(2) of an O_TMPFILE file through /proc needs no privilege, unlike AT_EMPTY_PATH.
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return core::errno_code(errno);
+  }
+  return {};
+}
+
+// Makes `target` (in a Maildir's cur/) another name of the message file
+// `source` (in a Maildir's cur/): a hard link, found by its base name if it
+// was renamed since; a durable copy where no link can be made (another file
+// system, too many links).
+std::error_code link_message(const fs::path& source, const fs::path& target) {
+  fs::path from = source;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::link(from.c_str(), target.c_str()) == 0) return {};
+    if (errno != ENOENT) break;
+    MessageFile m;
+    m.name = source.filename().string();
+    auto now = current_name(source.parent_path(), m);
+    if (!now) return core::errno_code(ENOENT);
+    from = source.parent_path() / *now;
+  }
+  if (errno != EXDEV && errno != EMLINK && errno != EPERM && errno != EOPNOTSUPP) return core::errno_code(errno);
+  auto copy = copy_tmpfile(target.parent_path().parent_path() / "tmp", from);
+  if (!copy) return copy.error();
+  return link_tmpfile(copy->get(), target);
+}
+
+}  // namespace
+
+std::error_code Mailbox::create(std::uint32_t uid_validity) {
+  if (uid_validity == 0) return core::errno_code(EINVAL);
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    if (auto ec = core::make_directories(folder_ / sub)) return ec;
+  }
+  FolderLock lock(folder_);
+  if (!lock.ok()) return core::errno_code(errno);
+  struct stat st {};
+  if (::lstat((folder_ / "poshta-uidlist").c_str(), &st) == 0) return core::errno_code(EEXIST);
+  UidList list;
+  list.uid_validity = uid_validity;
+  return write_uidlist(folder_, list);  // its directory fsync makes cur/ new/ tmp/ durable too
+}
+
+std::string Mailbox::imap_flags(std::string_view maildir_flags) {
+  std::string out;
+  for (const auto& f : kFlagNames) {
+    if (maildir_flags.find(f.letter) == std::string_view::npos) continue;
+    if (!out.empty()) out += ' ';
+    out += f.imap;
+  }
+  return out;
+}
+
+std::string Mailbox::maildir_flags(const std::vector<std::string>& imap_flags, std::string_view keep) {
+  std::string out;
+  for (char c : keep) {
+    if (((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) && !is_imap_letter(c)) out += c;
+  }
+  for (const auto& flag : imap_flags) {
+    for (const auto& f : kFlagNames) {
+      if (equal_ignoring_case(flag, f.imap)) out += f.letter;
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+core::Result<MessageFile> Mailbox::set_flags(const MessageFile& m, std::string_view new_maildir_flags) {
+  const auto flags = normal_flags(new_maildir_flags);
+  if (!flags) return core::errno_code(EINVAL);
+  const fs::path cur = folder_ / "cur";
+  MessageFile out = m;
+  out.name = m.base() + std::string(kInfoSeparator) + *flags;
+  // No fsync: a crash may lose a flag change, never a message (the file is
+  // there under one name or the other, and its base name, so its UID, stays).
+  // Dovecot does not sync flag changes of Maildir files either, and a flag
+  // change costs a rename only.
+  for (int attempt = 0; attempt < 3; ++attempt) {  // another reader may rename it meanwhile
+    const auto now = current_name(cur, m);
+    if (!now) return core::errno_code(ENOENT);
+    if (*now == out.name) return out;
+    if (::rename((cur / *now).c_str(), (cur / out.name).c_str()) == 0) return out;
+    if (errno != ENOENT) return core::errno_code(errno);
+  }
+  return core::errno_code(ENOENT);
+}
+
+core::Result<std::uint32_t> Mailbox::append(std::span<const std::string_view> content_crlf,
+                                            std::string_view maildir_flags, std::int64_t internal_date) {
+  const auto flags = normal_flags(maildir_flags);
+  if (!flags) return core::errno_code(EINVAL);
+  const StoredText stored = stored_text(content_crlf);
+  const std::string_view parts[] = {stored.text};
+  const timespec mtime{static_cast<time_t>(internal_date), 0};
+  auto file = write_tmpfile(folder_ / "tmp", parts, mtime);
+  if (!file.ok() && file.error() == std::errc::no_such_file_or_directory) {
+    if (auto made = sync(); !made) return made.error();  // a new folder: sync() makes its Maildir
+    file = write_tmpfile(folder_ / "tmp", parts, mtime);
+  }
+  if (!file) return file.error();
+  std::vector<Staged> staged(1);
+  staged[0].fd = file->get();
+  staged[0].name =
+      unique_name(local_host(), stored.text.size(), stored.wire_size) + std::string(kInfoSeparator) + *flags;
+  auto uids = commit(staged);
+  if (!uids) return uids.error();
+  return uids->front();
+}
+
+core::Result<std::vector<std::uint32_t>> Mailbox::copy_to(const std::vector<MessageFile>& messages,
+                                                          Mailbox& destination) {
+  if (messages.empty()) return std::vector<std::uint32_t>{};
+  const fs::path cur = folder_ / "cur";
+  struct stat dest {};
+  if (::stat((destination.folder_ / "cur").c_str(), &dest) != 0) {
+    if (errno != ENOENT) return core::errno_code(errno);
+    if (auto made = destination.sync(); !made) return made.error();
+    if (::stat((destination.folder_ / "cur").c_str(), &dest) != 0) return core::errno_code(errno);
+  }
+  std::vector<Fd> copies;  // hold the unnamed files of copies until they are linked
+  copies.reserve(messages.size());
+  std::vector<Staged> staged;
+  staged.reserve(messages.size());
+  for (const auto& m : messages) {
+    std::optional<std::string> name;
+    struct stat st {};
+    for (int attempt = 0; attempt < 3 && !name; ++attempt) {  // another reader may rename it meanwhile
+      name = current_name(cur, m);
+      if (!name) return core::errno_code(ENOENT);
+      if (::stat((cur / *name).c_str(), &st) != 0) {
+        if (errno != ENOENT) return core::errno_code(errno);
+        name.reset();
+      }
+    }
+    if (!name) return core::errno_code(ENOENT);
+    const fs::path source = cur / *name;
+    MessageFile now;
+    now.name = *name;
+    std::uint64_t wire = 0;
+    if (!size_field(now.name, 'W', wire)) {
+      auto computed = wire_size_of(source, static_cast<std::uint64_t>(st.st_size));
+      if (!computed) return computed.error();
+      wire = *computed;
+    }
+    Staged s;
+    s.name = unique_name(local_host(), static_cast<std::uint64_t>(st.st_size), wire) + std::string(kInfoSeparator) +
+             now.flags();
+    if (st.st_dev == dest.st_dev) {
+      s.source = source;  // a hard link, made under the destination's lock
+    } else {
+      auto copy = copy_tmpfile(destination.folder_ / "tmp", source);
+      if (!copy) return copy.error();
+      s.fd = copy->get();
+      copies.push_back(std::move(*copy));
+    }
+    staged.push_back(std::move(s));
+  }
+  return destination.commit(staged);
+}
+
+std::int64_t Mailbox::internal_date(const MessageFile& m) const {
+  const fs::path cur = folder_ / "cur";
+  for (int attempt = 0; attempt < 3; ++attempt) {  // another reader may rename it meanwhile
+    const auto name = current_name(cur, m);
+    if (!name) return 0;
+    struct stat st {};
+    if (::stat((cur / *name).c_str(), &st) == 0) return st.st_mtim.tv_sec;
+    if (errno != ENOENT) return 0;
+  }
+  return 0;
+}
+
+core::Result<std::vector<std::uint32_t>> Mailbox::commit(const std::vector<Staged>& staged) {
+  const fs::path cur = folder_ / "cur";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    {
+      FolderLock lock(folder_);
+      if (!lock.ok()) return core::errno_code(errno);
+      auto text = core::read_file(folder_ / "poshta-uidlist");
+      std::optional<UidList> list = text ? parse_uidlist(*text) : std::nullopt;
+      if (list) {
+        // UIDs are 32 bits: a folder that has used them all takes no more (RFC 9051 §2.3.1.1).
+        if (std::uint64_t{list->uid_next} + staged.size() > std::uint64_t{0xFFFFFFFFu}) {
+          return core::errno_code(EOVERFLOW);
+        }
+        // Linked only now, under the lock: a sync() elsewhere never numbers them first.
+        std::vector<fs::path> linked;
+        std::error_code ec;
+        for (const auto& s : staged) {
+          const fs::path target = cur / s.name;
+          ec = s.fd >= 0 ? link_tmpfile(s.fd, target) : link_message(s.source, target);
+          if (ec) break;
+          linked.push_back(target);
+        }
+        if (!ec) ec = core::sync_directory(cur);
+        std::vector<std::uint32_t> uids;
+        if (!ec) {
+          for (const auto& s : staged) {
+            MessageFile f;
+            f.name = s.name;
+            uids.push_back(list->uid_next);
+            list->entries.emplace_back(list->uid_next++, f.base());
+          }
+          ec = write_uidlist(folder_, *list);
+        }
+        if (!ec) return uids;
+        // Not acknowledged: take the files out again, so a retry cannot make a duplicate.
+        for (const auto& p : linked) ::unlink(p.c_str());
+        (void)core::sync_directory(cur);
+        return ec;
+      }
+    }
+    // No usable uidlist (a folder never synced, or its map lost): sync()
+    // makes one, under the lock it takes itself.
+    if (auto made = sync(); !made) return made.error();
+  }
+  return core::errno_code(EIO);
 }
 
 }  // namespace poshta::store

@@ -14,12 +14,16 @@
 // the file name before ":2," that never changes. A lost or unreadable
 // uidlist is rebuilt with a new UIDVALIDITY. Concurrent sessions and
 // deliveries are safe: sync() holds an flock on <folder>/poshta-uidlist.lock,
-// and delivery only ever adds files to new/.
+// and delivery only ever adds files to new/. APPEND and COPY (append(),
+// copy_to()) link their files into cur/ under that same lock and enter
+// their UIDs in the uidlist at once, so they can be told to the client.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -62,7 +66,74 @@ class Mailbox {
   // base name; files already gone are fine. Blocks.
   std::error_code remove(const std::vector<MessageFile>& messages);
 
+  // Makes the Maildir (cur/ new/ tmp/) where missing and gives it an empty
+  // UID map under `uid_validity`, durably; EEXIST if it has a map already.
+  // For a new folder (store::Folders), whose UIDVALIDITY must differ from
+  // that of any former folder of the same name (RFC 9051 §6.3.5). Blocks.
+  std::error_code create(std::uint32_t uid_validity);
+
+  // Flags live in the file name, after ":2,": one letter each, in ASCII
+  // order (the Maildir spec): D \Draft, F \Flagged, P passed (no IMAP
+  // flag: kept as it is), R \Answered, S \Seen, T \Deleted; other letters
+  // (Dovecot's keywords a-z) are kept as they are too.
+
+  // The IMAP system flags of Maildir flags, space-separated, always in the
+  // order \Answered \Flagged \Deleted \Seen \Draft (Dovecot's), e.g. "RS" ->
+  // "\Answered \Seen"; "" for none.
+  static std::string imap_flags(std::string_view maildir_flags);
+  // The Maildir flags for the IMAP flags `imap_flags` (system flags, any
+  // case; \Recent and keywords are ignored) plus the letters of `keep` (the
+  // message's current Maildir flags) that no IMAP flag stands for, in ASCII
+  // order, e.g. ({"\Seen"}, "FP") -> "PS".
+  static std::string maildir_flags(const std::vector<std::string>& imap_flags, std::string_view keep);
+
+  // Gives the message the Maildir flags `new_maildir_flags` (letters only;
+  // put in ASCII order, duplicates dropped; EINVAL otherwise) by renaming
+  // cur/<base>:2,<old> to cur/<base>:2,<new>; a file renamed by another
+  // reader since `m` was taken is found by its base name (ENOENT when it is
+  // gone). Returns `m` with its new name. Not fsync'd. Blocks.
+  core::Result<MessageFile> set_flags(const MessageFile& m, std::string_view new_maildir_flags);
+
+  // Stores a new message (APPEND): the concatenation of `content_crlf` with
+  // LF line ends, as Maildir delivery stores it, named like a delivery
+  // (",S=<size>,W=<size with CRLF>") with the Maildir flags `maildir_flags`
+  // (as for set_flags) and the modification time `internal_date` (seconds
+  // since the epoch: a message's INTERNALDATE is its file's mtime, as with
+  // Dovecot). Durable when this returns: the file is written, fsync'd and
+  // only then linked into cur/, cur/ is fsync'd, and the message has the
+  // next UID in the uidlist (fsync'd too), which is returned (UIDPLUS).
+  // Creates the Maildir if it does not exist. Blocks.
+  core::Result<std::uint32_t> append(std::span<const std::string_view> content_crlf, std::string_view maildir_flags,
+                                     std::int64_t internal_date);
+
+  // Copies `messages` (from this folder) into `destination` (COPY, MOVE's
+  // first half): each becomes a new file in the destination's cur/, under
+  // a new unique name with the same flags and mtime, as a hard link to the
+  // same file where possible, else as a copy (fsync'd); then cur/ is
+  // fsync'd and the copies get the destination's next UIDs, in the order of
+  // `messages`, which are returned in that order (UIDPLUS COPYUID). All or
+  // nothing: on any failure (ENOENT for a message that is gone) nothing is
+  // left in the destination. `destination` may be this folder. Blocks.
+  core::Result<std::vector<std::uint32_t>> copy_to(const std::vector<MessageFile>& messages, Mailbox& destination);
+
+  // A message's INTERNALDATE: its file's mtime in seconds since the epoch
+  // (also when renamed by another reader since); 0 when the file is gone.
+  // Blocks (stat).
+  std::int64_t internal_date(const MessageFile& m) const;
+
  private:
+  // A message ready to be linked into cur/ under `name` (base name and
+  // flags): the data is either in the unnamed file `fd` (O_TMPFILE,
+  // fsync'd) or the file `source` (to hard-link).
+  struct Staged {
+    int fd = -1;
+    std::filesystem::path source;
+    std::string name;
+  };
+  // Links `staged` into cur/ in order and gives them the next UIDs, all
+  // under the folder lock; on failure unlinks what it linked. Closes no fd.
+  core::Result<std::vector<std::uint32_t>> commit(const std::vector<Staged>& staged);
+
   std::filesystem::path folder_;
 };
 

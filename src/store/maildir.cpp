@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 
@@ -15,25 +16,6 @@ namespace poshta::store {
 
 namespace {
 
-// CRLF to LF across the concatenation of `parts`; other octets (accepted
-// mail has no bare CR or LF) stay as they are.
-std::string to_lf(std::span<const std::string_view> parts) {
-  std::size_t total = 0;
-  for (auto p : parts) total += p.size();
-  std::string out;
-  out.reserve(total);
-  bool cr = false;  // the previous octet was a CR, not yet written
-  for (auto p : parts) {
-    for (char c : p) {
-      if (cr && c != '\n') out += '\r';
-      cr = c == '\r';
-      if (!cr) out += c;
-    }
-  }
-  if (cr) out += '\r';
-  return out;
-}
-
 // Never a path outside the mail root.
 bool is_safe_address(std::string_view address) {
   const auto parts = core::split_address(address);
@@ -41,36 +23,61 @@ bool is_safe_address(std::string_view address) {
          parts.domain.find('/') == std::string_view::npos && parts.local.front() != '.' && parts.domain.front() != '.';
 }
 
+std::atomic<std::uint64_t> name_counter{0};
+
 }  // namespace
 
-Maildir::Maildir(std::filesystem::path mail_root, const std::string& hostname) : root_(std::move(mail_root)) {
+StoredText stored_text(std::span<const std::string_view> parts) {
+  std::size_t total = 0;
+  for (auto p : parts) total += p.size();
+  StoredText out;
+  out.text.reserve(total);
+  bool cr = false;  // the previous octet was a CR, not yet written
+  for (auto p : parts) {
+    for (char c : p) {
+      if (cr && c != '\n') out.text += '\r';
+      cr = c == '\r';
+      if (!cr) out.text += c;
+    }
+  }
+  if (cr) out.text += '\r';
+  std::size_t lines = 0;
+  for (char c : out.text) lines += c == '\n';
+  out.wire_size = out.text.size() + lines;
+  return out;
+}
+
+std::string maildir_host(std::string_view hostname) {
+  std::string out;
   for (char c : hostname) {
     if (c == '/')
-      host_ += "\\057";
+      out += "\\057";
     else if (c == ':')
-      host_ += "\\072";
+      out += "\\072";
     else
-      host_ += c;
+      out += c;
   }
+  return out;
 }
+
+std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t wire_size) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto sec = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(now).count() % 1000000;
+  return fmt::format("{}.M{}P{}Q{}.{},S={},W={}", sec, usec, ::getpid(), ++name_counter, host, size, wire_size);
+}
+
+Maildir::Maildir(std::filesystem::path mail_root, const std::string& hostname)
+    : root_(std::move(mail_root)), host_(maildir_host(hostname)) {}
 
 std::filesystem::path Maildir::mailbox_dir(std::string_view address) const {
   const auto parts = core::split_address(address);
   return root_ / std::string(parts.domain) / std::string(parts.local);
 }
 
-std::string Maildir::unique_name(std::size_t size, std::size_t crlf_size) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const auto sec = std::chrono::duration_cast<std::chrono::seconds>(now).count();
-  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(now).count() % 1000000;
-  return fmt::format("{}.M{}P{}Q{}.{},S={},W={}", sec, usec, ::getpid(), ++counter_, host_, size, crlf_size);
-}
-
 core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::span<const std::string_view> parts) {
   if (!is_safe_address(address)) return core::errno_code(EINVAL);
-  const std::string text = to_lf(parts);
-  std::size_t lines = 0;
-  for (char c : text) lines += c == '\n';
+  const StoredText stored = stored_text(parts);
 
   const auto dir = mailbox_dir(address);
   int fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
@@ -79,8 +86,8 @@ core::Result<Maildir::Pending> Maildir::write(std::string_view address, std::spa
     fd = ::open((dir / "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
   }
   if (fd < 0) return core::errno_code(errno);
-  Pending pending(fd, dir / "new" / unique_name(text.size(), text.size() + lines));
-  const std::string_view out[] = {text};
+  Pending pending(fd, dir / "new" / unique_name(host_, stored.text.size(), stored.wire_size));
+  const std::string_view out[] = {stored.text};
   if (auto ec = core::write_all(fd, out)) return ec;
   return pending;
 }

@@ -13,7 +13,7 @@
 // reading later.
 #pragma once
 
-#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -24,6 +24,25 @@
 #include "core/result.hpp"
 
 namespace poshta::store {
+
+// Maildir naming and the stored form of a message, shared by delivery
+// (Maildir) and by the mail-reading protocols' writes (Mailbox::append,
+// Mailbox::copy_to), so every file Poshta writes is named and encoded alike.
+
+// The concatenation of `parts` with CRLF line ends turned into LF (other
+// octets as they are), and its size with CRLF line ends (",W=" of the name).
+struct StoredText {
+  std::string text;
+  std::size_t wire_size = 0;
+};
+StoredText stored_text(std::span<const std::string_view> parts);
+
+// `hostname` as it goes into Maildir names: '/' and ':' escaped as \057 and \072.
+std::string maildir_host(std::string_view hostname);
+
+// A new unique base name, "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<wire_size>"
+// (as Dovecot names them); `host` from maildir_host(); n counts per process.
+std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t wire_size);
 
 class Maildir {
  public:
@@ -61,11 +80,8 @@ class Maildir {
   std::error_code publish(const Pending& pending);
 
  private:
-  std::string unique_name(std::size_t size, std::size_t crlf_size);
-
   std::filesystem::path root_;
-  std::string host_;  // hostname with '/' and ':' escaped (Maildir naming)
-  std::atomic<std::uint64_t> counter_{0};
+  std::string host_;  // maildir_host() of the hostname
 };
 
 }  // namespace poshta::store

@@ -1,16 +1,21 @@
 // store/mailbox: the UID map of one Maildir folder (poshta-uidlist): UIDs in
 // order of delivery, stable across syncs, never reused, kept through flag
 // renames, a new UIDVALIDITY when the map is lost; sizes from the file name
-// or the file; deletion; POP3's UIDL form.
+// or the file; deletion; POP3's UIDL form; flags in file names, APPEND and
+// COPY with the UIDs they are given.
 #include "store/mailbox.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -360,6 +365,412 @@ TEST(MailboxMessageFile, BaseAndFlags) {
   m.name = "plain";
   EXPECT_EQ(m.base(), "plain");
   EXPECT_EQ(m.flags(), "");
+}
+
+// Flags.
+
+TEST(MailboxFlags, ImapFlagsOfMaildirFlags) {
+  EXPECT_EQ(Mailbox::imap_flags(""), "");
+  EXPECT_EQ(Mailbox::imap_flags("S"), "\\Seen");
+  EXPECT_EQ(Mailbox::imap_flags("RS"), "\\Answered \\Seen");
+  EXPECT_EQ(Mailbox::imap_flags("DFPRST"), "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+  EXPECT_EQ(Mailbox::imap_flags("TSRFD"), "\\Answered \\Flagged \\Deleted \\Seen \\Draft");  // any order in
+  EXPECT_EQ(Mailbox::imap_flags("Pab"), "");                                                 // no IMAP flag
+}
+
+TEST(MailboxFlags, MaildirFlagsOfImapFlags) {
+  EXPECT_EQ(Mailbox::maildir_flags({}, ""), "");
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Seen", "\\Answered"}, ""), "RS");
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Draft", "\\Flagged", "\\Deleted"}, ""), "DFT");
+  EXPECT_EQ(Mailbox::maildir_flags({"\\seen", "\\FLAGGED"}, ""), "FS");  // flags ignore case
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Seen", "\\Seen"}, "S"), "S");
+  // The IMAP flags replace D F R S T; P and keyword letters are kept.
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Seen"}, "FP"), "PS");
+  EXPECT_EQ(Mailbox::maildir_flags({}, "DFPRST"), "P");
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Deleted"}, "ba"), "Tab");
+  // \Recent and keywords are not Maildir flags.
+  EXPECT_EQ(Mailbox::maildir_flags({"\\Recent", "$Forwarded", "Junk", "\\Answered"}, ""), "R");
+  EXPECT_EQ(Mailbox::maildir_flags({}, "S,1"), "");  // not letters: dropped
+}
+
+TEST(MailboxFlags, RoundTrip) {
+  const std::string letters = "DFRST";
+  for (unsigned mask = 0; mask < 32; ++mask) {
+    std::string flags;
+    for (unsigned i = 0; i < letters.size(); ++i) {
+      if (mask & (1u << i)) flags += letters[i];
+    }
+    std::vector<std::string> imap;
+    std::string text = Mailbox::imap_flags(flags);
+    for (std::size_t pos = 0; !text.empty();) {
+      const auto sp = text.find(' ', pos);
+      imap.push_back(text.substr(pos, sp - pos));
+      if (sp == std::string::npos) break;
+      pos = sp + 1;
+    }
+    EXPECT_EQ(Mailbox::maildir_flags(imap, ""), flags) << text;
+    std::string with_passed = flags + "P";
+    std::sort(with_passed.begin(), with_passed.end());
+    EXPECT_EQ(Mailbox::maildir_flags(imap, "P"), with_passed) << text;
+  }
+}
+
+TEST_F(MailboxTest, SetFlagsRenamesTheFileAndKeepsTheUid) {
+  deliver("1.a");
+  deliver("2.b");
+  const auto s = sync();
+  Mailbox m(box_);
+  auto changed = m.set_flags(s.messages[1], "SR");
+  ASSERT_TRUE(changed.ok()) << changed.error().message();
+  EXPECT_EQ(changed->name, "2.b:2,RS");
+  EXPECT_EQ(changed->uid, 2u);
+  EXPECT_EQ(changed->flags(), "RS");
+  EXPECT_EQ(names_in(box_ / "cur"), (std::vector<std::string>{"1.a:2,", "2.b:2,RS"}));
+  // Again with the same flags: nothing to do.
+  auto same = m.set_flags(*changed, "RS");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->name, "2.b:2,RS");
+  // Cleared.
+  auto cleared = m.set_flags(*changed, "");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(cleared->name, "2.b:2,");
+  const auto after = sync();
+  EXPECT_EQ(after.uid_validity, s.uid_validity);
+  EXPECT_EQ(uids_of(after), (std::vector<std::uint32_t>{1, 2}));
+  // Flags are letters.
+  EXPECT_EQ(m.set_flags(s.messages[0], "S,").error(), std::errc::invalid_argument);
+  EXPECT_EQ(m.set_flags(s.messages[0], "S/x").error(), std::errc::invalid_argument);
+}
+
+TEST_F(MailboxTest, SetFlagsFindsAFileAnotherReaderRenamed) {
+  deliver("1.a");
+  const auto s = sync();
+  fs::rename(box_ / "cur" / "1.a:2,", box_ / "cur" / "1.a:2,PS");  // e.g. mutt marks it read and passed
+  Mailbox m(box_);
+  auto changed = m.set_flags(s.messages[0], "FPS");
+  ASSERT_TRUE(changed.ok()) << changed.error().message();
+  EXPECT_EQ(changed->name, "1.a:2,FPS");
+  EXPECT_EQ(names_in(box_ / "cur"), (std::vector<std::string>{"1.a:2,FPS"}));
+  fs::remove(box_ / "cur" / "1.a:2,FPS");
+  EXPECT_EQ(m.set_flags(s.messages[0], "S").error(), std::errc::no_such_file_or_directory);
+}
+
+// APPEND.
+
+std::int64_t mtime_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mtim.tv_sec;
+}
+
+TEST_F(MailboxTest, AppendStoresTheMessageWithLfLineEndsSizesFlagsAndDate) {
+  Mailbox m(box_);
+  const std::string_view content[] = {"Subject: hello\r\n", "\r\nline one\r", "\nline two\r\n"};
+  auto uid = m.append(content, "SF", 1600000000);
+  ASSERT_TRUE(uid.ok()) << uid.error().message();
+  EXPECT_EQ(*uid, 1u);
+  const auto s = sync();
+  ASSERT_EQ(s.messages.size(), 1u);
+  const auto& msg = s.messages[0];
+  EXPECT_EQ(msg.uid, 1u);
+  EXPECT_EQ(s.uid_next, 2u);
+  const std::string lf = "Subject: hello\n\nline one\nline two\n";
+  EXPECT_EQ(slurp(m.path_of(msg)), lf);
+  EXPECT_EQ(msg.flags(), "FS");
+  const std::string sizes = ",S=" + std::to_string(lf.size()) + ",W=" + std::to_string(lf.size() + 4);
+  EXPECT_NE(msg.base().find(sizes), std::string::npos) << msg.name;
+  EXPECT_EQ(msg.base().substr(msg.base().size() - sizes.size()), sizes) << msg.name;
+  EXPECT_EQ(msg.size, lf.size());
+  EXPECT_EQ(msg.wire_size, lf.size() + 4);
+  EXPECT_EQ(mtime_of(m.path_of(msg)), 1600000000);
+  EXPECT_EQ(m.internal_date(msg), 1600000000);
+  EXPECT_TRUE(names_in(box_ / "tmp").empty());
+  EXPECT_TRUE(names_in(box_ / "new").empty());
+  // In the uidlist already, before any sync.
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
+            "poshta-uidlist 1 " + std::to_string(s.uid_validity) + " 2\n1 " + msg.base() + "\n");
+}
+
+TEST_F(MailboxTest, AppendGivesIncreasingUidsNeverReused) {
+  deliver("1.a");
+  deliver("2.b");
+  const auto first = sync();
+  Mailbox m(box_);
+  const std::string_view content[] = {"Subject: x\r\n\r\nbody\r\n"};
+  auto a = m.append(content, "", 1700000000);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, 3u);
+  deliver("3.c");  // delivered meanwhile, numbered at the next sync: after the next append
+  auto b = m.append(content, "S", 1700000001);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, 4u);
+  auto s = sync();
+  EXPECT_EQ(s.uid_validity, first.uid_validity);
+  EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(by_base(s, "3.c")->uid, 5u);
+  // The highest UID expunged: the next append still goes above it.
+  ASSERT_FALSE(m.remove({s.messages[4]}));
+  auto c = m.append(content, "", 1700000002);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 6u);
+  s = sync();
+  EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2, 3, 4, 6}));
+  EXPECT_EQ(m.internal_date(s.messages[4]), 1700000002);
+}
+
+TEST_F(MailboxTest, AppendMakesAMissingFolder) {
+  const fs::path other = tmp_ / "example.org" / "user" / ".New";
+  Mailbox m(other);
+  const std::string_view content[] = {"x\r\n"};
+  auto uid = m.append(content, "", 1700000000);
+  ASSERT_TRUE(uid.ok()) << uid.error().message();
+  EXPECT_EQ(*uid, 1u);
+  for (const char* sub : {"cur", "new", "tmp"}) EXPECT_TRUE(fs::is_directory(other / sub)) << sub;
+  auto s = m.sync();
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->messages.size(), 1u);
+  EXPECT_EQ(slurp(m.path_of(s->messages[0])), "x\n");
+}
+
+TEST_F(MailboxTest, AppendAfterTheUidlistWasLost) {
+  deliver("1.a");
+  deliver("2.b");
+  sync();
+  fs::remove(box_ / "poshta-uidlist");
+  Mailbox m(box_);
+  const std::string_view content[] = {"x\r\n"};
+  auto uid = m.append(content, "", 1700000000);
+  ASSERT_TRUE(uid.ok()) << uid.error().message();
+  EXPECT_EQ(*uid, 3u);  // the map was rebuilt first: 1.a and 2.b got 1 and 2
+  const auto s = sync();
+  EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2, 3}));
+}
+
+TEST_F(MailboxTest, AppendRefusesBadFlags) {
+  Mailbox m(box_);
+  const std::string_view content[] = {"x\r\n"};
+  EXPECT_EQ(m.append(content, "S:", 1700000000).error(), std::errc::invalid_argument);
+  EXPECT_TRUE(names_in(box_ / "cur").empty());
+  // Letters are put in order, each once.
+  auto uid = m.append(content, "TSST", 1700000000);
+  ASSERT_TRUE(uid.ok());
+  EXPECT_EQ(sync().messages[0].flags(), "ST");
+}
+
+TEST_F(MailboxTest, CreateGivesAnEmptyMapItsUidValidity) {
+  const fs::path other = tmp_ / "example.org" / "user" / ".Fresh";
+  Mailbox m(other);
+  EXPECT_FALSE(m.create(77));
+  auto s = m.sync();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->uid_validity, 77u);
+  EXPECT_EQ(s->uid_next, 1u);
+  EXPECT_EQ(m.create(78), std::errc::file_exists);
+  EXPECT_EQ(m.sync()->uid_validity, 77u);
+}
+
+TEST_F(MailboxTest, ConcurrentAppendsGetDistinctUids) {
+  sync();
+  std::vector<std::uint32_t> uids[2];
+  std::thread threads[2];
+  for (int t = 0; t < 2; ++t) {
+    threads[t] = std::thread([&, t] {
+      Mailbox m(box_);  // a session of its own
+      for (int i = 0; i < 100; ++i) {
+        const std::string body = "Subject: " + std::to_string(t) + "/" + std::to_string(i) + "\r\n\r\nx\r\n";
+        const std::string_view content[] = {body};
+        auto uid = m.append(content, "", 1700000000 + i);
+        EXPECT_TRUE(uid.ok()) << uid.error().message();
+        if (uid.ok()) uids[t].push_back(*uid);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::uint32_t> all;
+  for (const auto& list : uids) {
+    ASSERT_EQ(list.size(), 100u);
+    EXPECT_TRUE(std::is_sorted(list.begin(), list.end()));  // increasing within a session
+    all.insert(list.begin(), list.end());
+  }
+  EXPECT_EQ(all.size(), 200u);
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), 200u);
+  // The uidlist lists every one of them, before any sync.
+  const std::string list = slurp(box_ / "poshta-uidlist");
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\n'), 201);
+  for (auto uid : all) EXPECT_NE(list.find("\n" + std::to_string(uid) + " "), std::string::npos) << uid;
+  const auto s = sync();
+  ASSERT_EQ(s.messages.size(), 200u);
+  const auto listed = uids_of(s);
+  EXPECT_EQ(std::set<std::uint32_t>(listed.begin(), listed.end()), all);
+  EXPECT_EQ(s.uid_next, 201u);
+}
+
+// COPY.
+
+class MailboxCopyTest : public MailboxTest {
+ protected:
+  void SetUp() override {
+    MailboxTest::SetUp();
+    dest_ = box_ / ".Archive";
+    for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(dest_ / sub);
+  }
+  fs::path dest_;
+};
+
+TEST_F(MailboxCopyTest, CopyKeepsContentFlagsAndDateUnderNewNamesAndUids) {
+  deliver("1.a", "Subject: one\n\n1\n");
+  deliver("2.b", "Subject: two\n\n2\n");
+  Mailbox src(box_);
+  const std::string_view content[] = {"Subject: three\r\n\r\n3\r\n"};
+  ASSERT_TRUE(src.append(content, "DS", 1500000000).ok());
+  auto s = sync();
+  ASSERT_EQ(s.messages.size(), 3u);
+  auto flagged = src.set_flags(s.messages[0], "F");
+  ASSERT_TRUE(flagged.ok());
+  ::utimensat(AT_FDCWD, src.path_of(*flagged).c_str(),
+              std::array<timespec, 2>{{{1400000000, 0}, {1400000000, 0}}}.data(), 0);
+  // Another session's message already there.
+  Mailbox dest(dest_);
+  const std::string_view other[] = {"x\r\n"};
+  ASSERT_TRUE(dest.append(other, "", 1700000000).ok());
+
+  auto uids = src.copy_to({*flagged, s.messages[2]}, dest);
+  ASSERT_TRUE(uids.ok()) << uids.error().message();
+  EXPECT_EQ(*uids, (std::vector<std::uint32_t>{2, 3}));
+  auto d = dest.sync();
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->messages.size(), 3u);
+  const auto& one = d->messages[1];
+  const auto& three = d->messages[2];
+  EXPECT_EQ(one.uid, 2u);
+  EXPECT_EQ(three.uid, 3u);
+  EXPECT_EQ(slurp(dest.path_of(one)), "Subject: one\n\n1\n");
+  EXPECT_EQ(slurp(dest.path_of(three)), "Subject: three\n\n3\n");
+  EXPECT_EQ(one.flags(), "F");
+  EXPECT_EQ(three.flags(), "DS");
+  EXPECT_EQ(dest.internal_date(one), 1400000000);
+  EXPECT_EQ(dest.internal_date(three), 1500000000);
+  EXPECT_NE(one.base(), flagged->base());  // a name of its own
+  EXPECT_NE(three.base(), s.messages[2].base());
+  EXPECT_EQ(one.size, 16u);
+  EXPECT_EQ(one.wire_size, 19u);
+  EXPECT_EQ(three.size, s.messages[2].size);
+  EXPECT_EQ(three.wire_size, s.messages[2].wire_size);
+  // A hard link: one file, two names.
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(src.path_of(s.messages[2]).c_str(), &a), 0);
+  ASSERT_EQ(::stat(dest.path_of(three).c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  // Flags of a copy change on their own.
+  ASSERT_TRUE(dest.set_flags(three, "T").ok());
+  EXPECT_EQ(sync().messages[2].flags(), "DS");
+  // The source is as it was.
+  EXPECT_EQ(uids_of(sync()), (std::vector<std::uint32_t>{1, 2, 3}));
+}
+
+TEST_F(MailboxCopyTest, CopyIntoTheSameFolder) {
+  deliver("1.a", "Subject: one\n\n1\n");
+  auto s = sync();
+  Mailbox m(box_);
+  auto uids = m.copy_to({s.messages[0]}, m);
+  ASSERT_TRUE(uids.ok()) << uids.error().message();
+  EXPECT_EQ(*uids, (std::vector<std::uint32_t>{2}));
+  s = sync();
+  ASSERT_EQ(s.messages.size(), 2u);
+  EXPECT_EQ(slurp(m.path_of(s.messages[1])), "Subject: one\n\n1\n");
+}
+
+TEST_F(MailboxCopyTest, CopyFindsARenamedSourceAndTakesItsFlags) {
+  deliver("1.a", "Subject: one\n\n1\n");
+  const auto s = sync();
+  fs::rename(box_ / "cur" / "1.a:2,", box_ / "cur" / "1.a:2,RS");
+  Mailbox src(box_), dest(dest_);
+  auto uids = src.copy_to({s.messages[0]}, dest);
+  ASSERT_TRUE(uids.ok()) << uids.error().message();
+  auto d = dest.sync();
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->messages.size(), 1u);
+  EXPECT_EQ(d->messages[0].flags(), "RS");
+  // No ",W=" in the source's name: computed.
+  EXPECT_EQ(d->messages[0].wire_size, 19u);
+  EXPECT_NE(d->messages[0].base().find(",S=16,W=19"), std::string::npos) << d->messages[0].name;
+}
+
+TEST_F(MailboxCopyTest, CopyIsAllOrNothing) {
+  deliver("1.a");
+  deliver("2.b");
+  const auto s = sync();
+  Mailbox src(box_), dest(dest_);
+  const auto before = dest.sync();
+  ASSERT_TRUE(before.ok());
+  fs::remove(box_ / "cur" / "2.b:2,");  // expunged by another session
+  auto uids = src.copy_to({s.messages[0], s.messages[1]}, dest);
+  EXPECT_EQ(uids.error(), std::errc::no_such_file_or_directory);
+  EXPECT_TRUE(names_in(dest_ / "cur").empty());
+  EXPECT_TRUE(names_in(dest_ / "tmp").empty());
+  const auto after = dest.sync();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->uid_next, before->uid_next);
+  // Nothing to copy: nothing done.
+  auto none = src.copy_to({}, dest);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(MailboxCopyTest, CopyToAMissingFolderMakesIt) {
+  deliver("1.a", "Subject: one\n\n1\n");
+  const auto s = sync();
+  Mailbox src(box_), dest(box_ / ".Made");
+  auto uids = src.copy_to({s.messages[0]}, dest);
+  ASSERT_TRUE(uids.ok()) << uids.error().message();
+  EXPECT_EQ(*uids, (std::vector<std::uint32_t>{1}));
+}
+
+TEST_F(MailboxCopyTest, CopyAcrossFileSystemsCopiesTheFile) {
+  std::string tmpl = "/dev/shm/poshta-mailbox-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) GTEST_SKIP() << "no /dev/shm";
+  const fs::path other(tmpl);
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(box_.c_str(), &a), 0);
+  ASSERT_EQ(::stat(other.c_str(), &b), 0);
+  if (a.st_dev == b.st_dev) {
+    fs::remove_all(other);
+    GTEST_SKIP() << "/dev/shm is not another file system here";
+  }
+  deliver("1.a", "Subject: one\n\n1\n");
+  auto s = sync();
+  Mailbox src(box_);
+  auto flagged = src.set_flags(s.messages[0], "S");
+  ASSERT_TRUE(flagged.ok());
+  ::utimensat(AT_FDCWD, src.path_of(*flagged).c_str(),
+              std::array<timespec, 2>{{{1400000000, 0}, {1400000000, 0}}}.data(), 0);
+  Mailbox dest(other / "box");
+  auto uids = src.copy_to({*flagged}, dest);
+  ASSERT_TRUE(uids.ok()) << uids.error().message();
+  auto d = dest.sync();
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->messages.size(), 1u);
+  EXPECT_EQ(slurp(dest.path_of(d->messages[0])), "Subject: one\n\n1\n");
+  EXPECT_EQ(d->messages[0].flags(), "S");
+  EXPECT_EQ(dest.internal_date(d->messages[0]), 1400000000);
+  EXPECT_TRUE(names_in(other / "box" / "tmp").empty());
+  fs::remove_all(other);
+}
+
+TEST_F(MailboxTest, InternalDateOfAMessageRenamedOrGone) {
+  deliver("1.a");
+  const auto s = sync();
+  Mailbox m(box_);
+  ::utimensat(AT_FDCWD, m.path_of(s.messages[0]).c_str(),
+              std::array<timespec, 2>{{{1234567890, 0}, {1234567890, 0}}}.data(), 0);
+  EXPECT_EQ(m.internal_date(s.messages[0]), 1234567890);
+  fs::rename(box_ / "cur" / "1.a:2,", box_ / "cur" / "1.a:2,S");
+  EXPECT_EQ(m.internal_date(s.messages[0]), 1234567890);
+  fs::remove(box_ / "cur" / "1.a:2,S");
+  EXPECT_EQ(m.internal_date(s.messages[0]), 0);
 }
 
 }  // namespace

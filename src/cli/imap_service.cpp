@@ -1,0 +1,166 @@
+#include "cli/imap_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "core/ids.hpp"
+#include "core/network.hpp"
+#include "imap/backend.hpp"
+#include "imap/session.hpp"
+
+namespace poshta::cli {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16384;
+constexpr std::chrono::seconds kWriteTimeout{300};
+constexpr std::chrono::seconds kHandshakeTimeout{60};
+constexpr std::chrono::minutes kAutologout{30};  // RFC 9051 §5.4: at least 30 minutes
+constexpr std::chrono::seconds kIdleTick{1};     // how soon IDLE reports a delivery
+constexpr int kIdleFullLook = 30;                // ticks between looks for changes by other programs
+
+class CommandTask final : public net::BlockingTask {
+ public:
+  CommandTask(imap::Backend& backend, const imap::Command& command) : backend_(backend), command_(command) {}
+  void run() override { result = backend_.execute(command_); }
+  imap::Backend::Result result;
+
+ private:
+  imap::Backend& backend_;
+  const imap::Command& command_;
+};
+
+class PollTask final : public net::BlockingTask {
+ public:
+  explicit PollTask(imap::Backend& backend) : backend_(backend) {}
+  void run() override { untagged = backend_.poll(); }
+  std::string untagged;
+
+ private:
+  imap::Backend& backend_;
+};
+
+// Commands that may change what other sessions of the same user see.
+bool changes_mail(const std::string& name) {
+  for (const char* n : {"STORE", "COPY", "MOVE", "EXPUNGE", "APPEND", "CLOSE", "DELETE", "RENAME"}) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapContext& ctx, bool implicit_tls) {
+  const std::string session_id = core::new_session_id();
+  const auto config = ctx.config;
+  spdlog::info("imap session={} client={}:{} event=connect listener={}", session_id, conn->peer_ip(), conn->peer_port(),
+               conn->listener());
+  if (implicit_tls) {
+    std::error_code ec;
+    conn->use_tls_context(ctx.tls);
+    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
+    if (ec) {
+      spdlog::info("imap session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+      co_return;
+    }
+  }
+  imap::SessionConfig sc;
+  sc.hostname = config->hostname;
+  sc.starttls = ctx.tls != nullptr;
+  sc.tls_active = implicit_tls;
+  sc.plaintext_allowed = config->auth.plaintext_on_loopback && core::is_loopback(conn->peer_ip());
+  sc.append_limit = config->limits.message_size;
+  sc.max_errors = config->limits.errors;
+  imap::Session session(std::move(sc));
+
+  std::array<char, kReadChunk> buf;
+  std::unique_ptr<imap::Backend> backend;
+  asio::steady_timer penalty(ctx.server.context());
+  std::uint64_t seen_generation = 0;
+  int idle_ticks = 0;
+  bool told_to_stop = false;
+  for (;;) {
+    std::string out = session.take_output();
+    if (!out.empty()) {
+      std::error_code ec;
+      co_await conn->write(out, kWriteTimeout, ec);
+      if (ec) break;
+    }
+    if (session.closing()) break;
+    if (session.wants_tls()) {
+      std::error_code ec;
+      conn->use_tls_context(ctx.tls);
+      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
+      if (ec) {
+        spdlog::info("imap session={} event=tls_failed error=\"{}\"", session_id, ec.message());
+        break;
+      }
+      session.tls_started();
+      continue;
+    }
+    if (auto request = session.take_request()) {
+      if (request->kind == imap::Request::Kind::auth) {
+        std::string name = request->user;
+        if (name.find('@') == std::string::npos) name += "@" + ctx.directory.primary_domain();
+        PasswordCheck check(ctx.directory, name, request->password);
+        co_await net::offload(ctx.server, check);
+        const auto delay = ctx.throttle.delay(conn->peer_ip(), check.ok());
+        if (check.ok()) {
+          spdlog::info("imap session={} event=authenticated user={}", session_id, check.user());
+          backend = std::make_unique<imap::Backend>(ctx.maildir.mailbox_dir(check.user()), config->limits.message_size);
+          seen_generation = ctx.events.generation(check.user());
+        } else {
+          spdlog::warn("imap session={} event=auth_failed user=\"{}\" client={}", session_id, check.user(),
+                       conn->peer_ip());
+          std::error_code ignored;
+          penalty.expires_after(delay);
+          co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+        session.resolve_auth(check.ok(), check.user());
+        continue;
+      }
+      CommandTask task(*backend, request->command);
+      co_await net::offload(ctx.server, task);
+      if (changes_mail(request->command.name)) ctx.events.changed(session.user());
+      session.resolve_command(std::move(task.result.untagged), std::move(task.result.completion), backend->selected());
+      continue;
+    }
+    if (ctx.server.stopping() && !told_to_stop) {
+      told_to_stop = true;
+      session.shutdown();
+      continue;
+    }
+    std::error_code ec;
+    const auto timeout = session.idling() ? std::chrono::duration_cast<std::chrono::seconds>(kIdleTick)
+                                          : std::chrono::duration_cast<std::chrono::seconds>(kAutologout);
+    const std::size_t n = co_await conn->read_some(buf, timeout, ec);
+    if (ec == std::errc::timed_out && session.idling() && backend) {
+      // IDLE: look again when a delivery says so, and now and then anyway.
+      const auto generation = ctx.events.generation(session.user());
+      if (generation != seen_generation || ++idle_ticks >= kIdleFullLook) {
+        seen_generation = generation;
+        idle_ticks = 0;
+        PollTask poll(*backend);
+        co_await net::offload(ctx.server, poll);
+        session.push_untagged(poll.untagged);
+      }
+      continue;
+    }
+    if (ec == std::errc::timed_out) {
+      static constexpr std::string_view kBye = "* BYE Autologout; idle for too long\r\n";
+      co_await conn->write(kBye, kWriteTimeout, ec);
+      break;
+    }
+    if (ec == asio::error::operation_aborted) continue;
+    if (ec || n == 0) break;
+    session.feed(std::string_view(buf.data(), n));
+  }
+  spdlog::info("imap session={} event=disconnect", session_id);
+}
+
+}  // namespace poshta::cli

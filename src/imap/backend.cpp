@@ -1,0 +1,696 @@
+#include "imap/backend.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "imap/fetch.hpp"
+#include "imap/format.hpp"
+#include "mime/encoded_word.hpp"
+#include "mime/entity.hpp"
+#include "mime/envelope.hpp"
+#include "mime/header.hpp"
+#include "store/folders.hpp"
+#include "store/mailbox.hpp"
+#include "store/mutf7.hpp"
+
+namespace poshta::imap {
+
+namespace {
+
+constexpr char kDelimiter = '.';
+constexpr std::string_view kSystemFlags = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)";
+
+using Result = Backend::Result;
+
+Result ok(std::string text, std::string untagged = {}) {
+  return {std::move(untagged), "OK " + std::move(text)};
+}
+Result no(std::string text) {
+  return {{}, "NO " + std::move(text)};
+}
+
+// LF (as stored) to CRLF (as IMAP counts and sends).
+std::string to_crlf(std::string_view lf) {
+  std::string out;
+  out.reserve(lf.size() + lf.size() / 32);
+  char prev = 0;
+  for (char c : lf) {
+    if (c == '\n' && prev != '\r') out += '\r';
+    out += c;
+    prev = c;
+  }
+  return out;
+}
+
+std::optional<std::string> read_all(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) return std::nullopt;
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool has_flag(std::string_view maildir_flags, char letter) {
+  return maildir_flags.find(letter) != std::string_view::npos;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+// Case-insensitive substring (RFC 9051 §6.4.4: ASCII case folding at least).
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
+  return lower_ascii(haystack).find(lower_ascii(needle)) != std::string::npos;
+}
+
+// Mailbox names: modified UTF-7 on the wire for IMAP4rev1 clients, UTF-8 in the store.
+std::optional<std::string> from_wire(const std::string& name) {
+  if (name == "INBOX") return name;
+  return store::mutf7_to_utf8(name);
+}
+std::string to_wire(const std::string& name) {
+  return name == "INBOX" ? name : store::utf8_to_mutf7(name);
+}
+
+std::int64_t days(std::int64_t unix_seconds) {
+  return unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
+}
+
+}  // namespace
+
+struct Backend::Impl {
+  Impl(std::filesystem::path root, std::uint64_t limit) : folders(std::move(root)), append_limit(limit) {}
+
+  store::Folders folders;
+  std::uint64_t append_limit;
+  bool specials_checked = false;
+
+  struct Selected {
+    std::string name;
+    bool read_only = false;
+    std::unique_ptr<store::Mailbox> mailbox;
+    store::MailboxSnapshot view;  // what the client has been told
+  };
+  std::optional<Selected> selected;
+
+  // --- helpers ------------------------------------------------------------
+  std::optional<std::filesystem::path> path_of(const std::string& wire_name) {
+    auto name = from_wire(wire_name);
+    if (!name || !folders.exists(*name)) return std::nullopt;
+    auto path = folders.folder_path(*name);
+    if (!path) return std::nullopt;
+    return *path;
+  }
+
+  std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const {
+    std::vector<std::size_t> out;
+    const auto& msgs = selected->view.messages;
+    if (msgs.empty()) return out;
+    const std::uint32_t largest = uid ? msgs.back().uid : static_cast<std::uint32_t>(msgs.size());
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      if (set.contains(uid ? msgs[i].uid : static_cast<std::uint32_t>(i + 1), largest)) out.push_back(i);
+    }
+    return out;
+  }
+
+  std::optional<std::string> content(const store::MessageFile& m) {
+    auto fd = selected->mailbox->open_message(m);
+    if (!fd) return std::nullopt;
+    auto text = read_all(*fd);
+    ::close(*fd);
+    if (!text) return std::nullopt;
+    return to_crlf(*text);
+  }
+
+  std::string flags_of(const store::MessageFile& m) const { return "(" + store::Mailbox::imap_flags(m.flags()) + ")"; }
+
+  // Changes since the client last looked: EXPUNGE (highest first, so the
+  // numbers stay right), FETCH FLAGS, then EXISTS.
+  std::string update(bool expunges_allowed) {
+    std::string out;
+    if (!selected) return out;
+    auto now = selected->mailbox->sync();
+    if (!now) return out;
+    auto& old = selected->view.messages;
+    std::set<std::uint32_t> present;
+    for (const auto& m : now->messages) present.insert(m.uid);
+    if (expunges_allowed) {
+      for (std::size_t i = old.size(); i-- > 0;) {
+        if (!present.count(old[i].uid)) {
+          out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+          old.erase(old.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+      }
+    }
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < old.size(); ++i) {
+      while (j < now->messages.size() && now->messages[j].uid < old[i].uid) ++j;
+      if (j < now->messages.size() && now->messages[j].uid == old[i].uid) {
+        if (now->messages[j].flags() != old[i].flags()) {
+          old[i] = now->messages[j];
+          out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + flags_of(old[i]) + ")\r\n";
+        } else {
+          old[i].name = now->messages[j].name;
+        }
+      }
+    }
+    const std::size_t before = old.size();
+    for (const auto& m : now->messages) {
+      if (m.uid > (old.empty() ? 0 : old.back().uid) || (old.empty() && before == 0)) {
+        if (old.empty() || m.uid > old.back().uid) old.push_back(m);
+      }
+    }
+    if (old.size() != before) out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
+    selected->view.uid_next = now->uid_next;
+    return out;
+  }
+
+  // --- commands -------------------------------------------------------------
+  Result select(const Command& cmd) {
+    selected.reset();
+    auto path = path_of(cmd.mailbox);
+    if (!path) return no("[NONEXISTENT] no such mailbox");
+    Selected s;
+    s.name = cmd.mailbox;
+    s.read_only = cmd.name == "EXAMINE";
+    s.mailbox = std::make_unique<store::Mailbox>(*path);
+    auto view = s.mailbox->sync();
+    if (!view) return no("[SERVERBUG] cannot open the mailbox: " + view.error().message());
+    s.view = std::move(*view);
+    std::string out;
+    out += "* FLAGS " + std::string(kSystemFlags) + "\r\n";
+    out += "* OK [PERMANENTFLAGS " + std::string(s.read_only ? "()" : kSystemFlags) + "] Flags permitted\r\n";
+    out += "* " + std::to_string(s.view.messages.size()) + " EXISTS\r\n";
+    out += "* 0 RECENT\r\n";
+    for (std::size_t i = 0; i < s.view.messages.size(); ++i) {
+      if (!has_flag(s.view.messages[i].flags(), 'S')) {
+        out += "* OK [UNSEEN " + std::to_string(i + 1) + "] First unseen\r\n";
+        break;
+      }
+    }
+    out += "* OK [UIDVALIDITY " + std::to_string(s.view.uid_validity) + "] UIDs valid\r\n";
+    out += "* OK [UIDNEXT " + std::to_string(s.view.uid_next) + "] Predicted next UID\r\n";
+    const bool ro = s.read_only;
+    selected = std::move(s);
+    return ok(std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + cmd.name + " completed", std::move(out));
+  }
+
+  Result list(const Command& cmd) {
+    const bool lsub = cmd.name == "LSUB";
+    const auto& args = cmd.list;
+    if (args.patterns.size() == 1 && args.patterns[0].empty()) {  // the delimiter and root (§6.3.9)
+      return ok(cmd.name + " completed", "* " + cmd.name + " (\\Noselect) \".\" \"\"\r\n");
+    }
+    auto all = folders.list();
+    if (!all) return no("[SERVERBUG] " + all.error().message());
+    auto subs = folders.subscriptions();
+    std::set<std::string> subscribed;
+    if (subs) subscribed.insert(subs->begin(), subs->end());
+    const bool only_subscribed =
+        lsub || std::count(args.select_options.begin(), args.select_options.end(), "SUBSCRIBED");
+    const bool want_special = std::count(args.select_options.begin(), args.select_options.end(), "SPECIAL-USE") != 0;
+    std::string out;
+    for (const auto& f : *all) {
+      const std::string wire = to_wire(f.name);
+      bool match = false;
+      for (const auto& p : args.patterns) {
+        // "INBOX" matches case-insensitively (RFC 9051 §6.3.9).
+        const std::string name = args.reference + p;
+        match = match || list_match(name, wire, kDelimiter) ||
+                (f.name == "INBOX" && list_match(lower_ascii(name), "inbox", kDelimiter));
+      }
+      if (!match) continue;
+      if (only_subscribed && !subscribed.count(f.name)) continue;
+      const std::string_view special = store::Folders::special_use(f.name);
+      if (want_special && special.empty()) continue;
+      std::string attrs;
+      auto add = [&](std::string_view a) {
+        if (!attrs.empty()) attrs += ' ';
+        attrs += a;
+      };
+      if (!f.exists) add(lsub ? "\\Noselect" : "\\NonExistent");
+      add(f.has_children ? "\\HasChildren" : "\\HasNoChildren");
+      if (!lsub && subscribed.count(f.name) &&
+          std::count(args.return_options.begin(), args.return_options.end(), "SUBSCRIBED")) {
+        add("\\Subscribed");
+      }
+      if (!special.empty()) add(special);
+      out += "* " + cmd.name + " (" + attrs + ") \".\" ";
+      append_string(out, wire);
+      out += "\r\n";
+    }
+    return ok(cmd.name + " completed", std::move(out));
+  }
+
+  Result status(const Command& cmd) {
+    auto path = path_of(cmd.mailbox);
+    if (!path) return no("[NONEXISTENT] no such mailbox");
+    store::Mailbox mailbox(*path);
+    auto view = mailbox.sync();
+    if (!view) return no("[SERVERBUG] " + view.error().message());
+    std::string items;
+    for (const auto& a : cmd.atoms) {
+      std::uint64_t v = 0;
+      if (a == "MESSAGES")
+        v = view->messages.size();
+      else if (a == "UIDNEXT")
+        v = view->uid_next;
+      else if (a == "UIDVALIDITY")
+        v = view->uid_validity;
+      else if (a == "RECENT")
+        v = 0;
+      else if (a == "UNSEEN" || a == "DELETED") {
+        for (const auto& m : view->messages) v += has_flag(m.flags(), a == "UNSEEN" ? 'S' : 'T') == (a == "DELETED");
+      } else if (a == "SIZE") {
+        for (const auto& m : view->messages) v += m.wire_size;
+      } else {
+        return {{}, "BAD unknown STATUS item " + a};
+      }
+      if (!items.empty()) items += ' ';
+      items += a + " " + std::to_string(v);
+    }
+    std::string out = "* STATUS ";
+    append_string(out, cmd.mailbox);
+    out += " (" + items + ")\r\n";
+    return ok("STATUS completed", std::move(out));
+  }
+
+  Result append(const Command& cmd) {
+    const auto& a = cmd.append.front();
+    auto path = path_of(a.mailbox);
+    if (!path) return no("[TRYCREATE] no such mailbox");
+    if (a.message.size() > append_limit) return no("[TOOBIG] the message is larger than the APPENDLIMIT");
+    store::Mailbox mailbox(*path);
+    const std::string_view parts[] = {a.message};
+    const std::int64_t date = a.internal_date.value_or(static_cast<std::int64_t>(::time(nullptr)));
+    auto uid = mailbox.append(parts, store::Mailbox::maildir_flags(a.flags, ""), date);
+    if (!uid) return no("[SERVERBUG] cannot store the message: " + uid.error().message());
+    auto view = mailbox.sync();
+    const std::string validity = view ? std::to_string(view->uid_validity) : "0";
+    std::string untagged = selected && selected->mailbox->folder() == *path ? update(false) : std::string();
+    return ok("[APPENDUID " + validity + " " + std::to_string(*uid) + "] APPEND completed", std::move(untagged));
+  }
+
+  Result fetch(const Command& cmd) {
+    std::string out;
+    bool needs_content = false, sets_seen = false;
+    for (const auto& item : cmd.fetch) {
+      using K = FetchItem::Kind;
+      if (item.kind == K::envelope || item.kind == K::body_structure || item.kind == K::body ||
+          item.kind == K::body_section || item.kind == K::binary || item.kind == K::binary_size ||
+          item.kind == K::rfc822 || item.kind == K::rfc822_header || item.kind == K::rfc822_text) {
+        needs_content = true;
+      }
+      if ((item.kind == K::body_section && !item.peek) || item.kind == K::rfc822 || item.kind == K::rfc822_text ||
+          (item.kind == K::binary && !item.peek)) {
+        sets_seen = true;
+      }
+    }
+    sets_seen = sets_seen && !selected->read_only;
+    for (std::size_t i : resolve(cmd.set, cmd.uid)) {
+      auto& m = selected->view.messages[i];
+      if (sets_seen && !has_flag(m.flags(), 'S')) {  // RFC 9051 §6.4.5: BODY[] sets \Seen
+        if (auto changed = selected->mailbox->set_flags(
+                m, store::Mailbox::maildir_flags({"\\Seen"}, m.flags()) + std::string(m.flags()))) {
+          m = *changed;
+        }
+      }
+      std::optional<std::string> text;
+      std::optional<mime::Entity> root;
+      if (needs_content) {
+        text = content(m);
+        if (!text) continue;  // gone meanwhile: reported at the next NOOP
+        root = mime::parse_message(*text);
+      }
+      std::string items;
+      auto add = [&](std::string_view s) {
+        if (!items.empty()) items += ' ';
+        items += s;
+      };
+      if (cmd.uid) add("UID " + std::to_string(m.uid));
+      bool flags_sent = false;
+      for (const auto& item : cmd.fetch) {
+        using K = FetchItem::Kind;
+        switch (item.kind) {
+          case K::uid:
+            if (!cmd.uid) add("UID " + std::to_string(m.uid));
+            break;
+          case K::flags:
+            add("FLAGS " + flags_of(m));
+            flags_sent = true;
+            break;
+          case K::internal_date:
+            add("INTERNALDATE \"" + internal_date(selected->mailbox->internal_date(m)) + "\"");
+            break;
+          case K::rfc822_size: add("RFC822.SIZE " + std::to_string(m.wire_size)); break;
+          case K::envelope: {
+            std::string e = "ENVELOPE ";
+            append_envelope(e, mime::parse_envelope(root->header.of(*text)));
+            add(e);
+            break;
+          }
+          case K::body_structure:
+          case K::body: {
+            std::string b = item.kind == K::body ? "BODY " : "BODYSTRUCTURE ";
+            append_body_structure(b, *text, *root, item.kind == K::body_structure);
+            add(b);
+            break;
+          }
+          case K::body_section:
+          case K::binary: {
+            const std::string octets = section_octets(*text, *root, item);
+            std::string s = section_label(item) + " ";
+            const auto part = partial(octets, item);
+            s += "{" + std::to_string(part.size()) + "}\r\n";
+            s += part;
+            add(s);
+            break;
+          }
+          case K::binary_size: {
+            FetchItem body = item;
+            body.kind = K::binary;
+            add("BINARY.SIZE[" + section_label(body).substr(7) + " " +
+                std::to_string(section_octets(*text, *root, body).size()));
+            break;
+          }
+          case K::rfc822:
+          case K::rfc822_header:
+          case K::rfc822_text: {
+            FetchItem body;
+            body.kind = K::body_section;
+            body.section = item.kind == K::rfc822 ? "" : item.kind == K::rfc822_header ? "HEADER" : "TEXT";
+            const std::string octets = section_octets(*text, *root, body);
+            const char* name = item.kind == K::rfc822          ? "RFC822"
+                               : item.kind == K::rfc822_header ? "RFC822.HEADER"
+                                                               : "RFC822.TEXT";
+            add(std::string(name) + " {" + std::to_string(octets.size()) + "}\r\n" + octets);
+            break;
+          }
+          case K::modseq: break;  // CONDSTORE is not offered
+        }
+      }
+      if (sets_seen && !flags_sent) add("FLAGS " + flags_of(m));
+      out += "* " + std::to_string(i + 1) + " FETCH (" + items + ")\r\n";
+    }
+    return ok(std::string(cmd.uid ? "UID " : "") + "FETCH completed", std::move(out));
+  }
+
+  Result store_flags(const Command& cmd) {
+    if (selected->read_only) return no("[READ-ONLY] the mailbox is read-only");
+    std::string out;
+    for (std::size_t i : resolve(cmd.set, cmd.uid)) {
+      auto& m = selected->view.messages[i];
+      const std::string current = m.flags();
+      std::string wanted;
+      using Mode = StoreArgs::Mode;
+      if (cmd.store.mode == Mode::replace) {
+        wanted = store::Mailbox::maildir_flags(cmd.store.flags, current);
+      } else {
+        const std::string given = store::Mailbox::maildir_flags(cmd.store.flags, "");
+        wanted = current;
+        for (char f : given) {
+          const auto pos = wanted.find(f);
+          if (cmd.store.mode == Mode::add && pos == std::string::npos) wanted += f;
+          if (cmd.store.mode == Mode::remove && pos != std::string::npos) wanted.erase(pos, 1);
+        }
+        std::sort(wanted.begin(), wanted.end());
+      }
+      if (wanted != current) {
+        auto changed = selected->mailbox->set_flags(m, wanted);
+        if (!changed) return no("[SERVERBUG] cannot change flags: " + changed.error().message());
+        m = *changed;
+      }
+      if (!cmd.store.silent) {
+        out += "* " + std::to_string(i + 1) + " FETCH (";
+        if (cmd.uid) out += "UID " + std::to_string(m.uid) + " ";
+        out += "FLAGS " + flags_of(m) + ")\r\n";
+      }
+    }
+    return ok(std::string(cmd.uid ? "UID " : "") + "STORE completed", std::move(out));
+  }
+
+  Result copy(const Command& cmd, bool move) {
+    if (move && selected->read_only) return no("[READ-ONLY] the mailbox is read-only");
+    auto path = path_of(cmd.mailbox);
+    if (!path) return no("[TRYCREATE] no such mailbox");
+    const auto indexes = resolve(cmd.set, cmd.uid);
+    if (indexes.empty()) return ok(cmd.name + " completed");
+    std::vector<store::MessageFile> files;
+    for (auto i : indexes) files.push_back(selected->view.messages[i]);
+    store::Mailbox destination(*path);
+    auto uids = selected->mailbox->copy_to(files, destination);
+    if (!uids) return no("[SERVERBUG] cannot copy: " + uids.error().message());
+    auto view = destination.sync();
+    std::string source_uids, dest_uids;
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      if (k) {
+        source_uids += ',';
+        dest_uids += ',';
+      }
+      source_uids += std::to_string(files[k].uid);
+      dest_uids += std::to_string((*uids)[k]);
+    }
+    const std::string code =
+        "[COPYUID " + std::to_string(view ? view->uid_validity : 0) + " " + source_uids + " " + dest_uids + "]";
+    if (!move) return ok(code + " COPY completed");
+    // MOVE (RFC 6851 §4.2): COPYUID untagged, then the EXPUNGEs.
+    std::string out = "* OK " + code + " Moved\r\n";
+    if (auto ec = selected->mailbox->remove(files)) return no("[SERVERBUG] cannot remove the originals");
+    for (auto it = indexes.rbegin(); it != indexes.rend(); ++it) {
+      out += "* " + std::to_string(*it + 1) + " EXPUNGE\r\n";
+      selected->view.messages.erase(selected->view.messages.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    return ok("MOVE completed", std::move(out));
+  }
+
+  // Removes \Deleted messages (of `only` when given); the EXPUNGE lines.
+  std::optional<std::string> expunge(const std::optional<SequenceSet>& only) {
+    std::vector<std::size_t> doomed;
+    const auto& msgs = selected->view.messages;
+    const std::uint32_t largest = msgs.empty() ? 0 : msgs.back().uid;
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      if (!has_flag(msgs[i].flags(), 'T')) continue;
+      if (only && !only->contains(msgs[i].uid, largest)) continue;
+      doomed.push_back(i);
+    }
+    std::vector<store::MessageFile> files;
+    for (auto i : doomed) files.push_back(msgs[i]);
+    if (!files.empty()) {
+      if (auto ec = selected->mailbox->remove(files)) return std::nullopt;
+    }
+    std::string out;
+    for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+      out += "* " + std::to_string(*it + 1) + " EXPUNGE\r\n";
+      selected->view.messages.erase(selected->view.messages.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    return out;
+  }
+
+  bool matches(const SearchKey& key, std::size_t index, std::optional<std::string>& text) {
+    using K = SearchKey::Kind;
+    const auto& m = selected->view.messages[index];
+    const std::string f = m.flags();
+    auto need_text = [&]() -> const std::string& {
+      if (!text) text = content(m).value_or("");
+      return *text;
+    };
+    auto header_value = [&](std::string_view field) {
+      std::string all;
+      mime::HeaderReader reader(need_text());
+      while (auto h = reader.next()) {
+        if (lower_ascii(h->name) == lower_ascii(field)) {
+          all += mime::decode_encoded_words(h->value);
+          all += '\n';
+        }
+      }
+      return all;
+    };
+    auto body_of = [&]() {
+      const std::string& t = need_text();
+      const auto end = t.find("\r\n\r\n");
+      return end == std::string::npos ? std::string() : t.substr(end + 4);
+    };
+    switch (key.kind) {
+      case K::all: return true;
+      case K::and_:
+        for (const auto& c : key.children) {
+          if (!matches(c, index, text)) return false;
+        }
+        return true;
+      case K::or_: return matches(key.children[0], index, text) || matches(key.children[1], index, text);
+      case K::not_: return !matches(key.children[0], index, text);
+      case K::sequence:
+        return key.set.contains(static_cast<std::uint32_t>(index + 1),
+                                static_cast<std::uint32_t>(selected->view.messages.size()));
+      case K::uid: return key.set.contains(m.uid, selected->view.messages.back().uid);
+      case K::answered: return has_flag(f, 'R');
+      case K::deleted: return has_flag(f, 'T');
+      case K::draft: return has_flag(f, 'D');
+      case K::flagged: return has_flag(f, 'F');
+      case K::seen: return has_flag(f, 'S');
+      case K::unanswered: return !has_flag(f, 'R');
+      case K::undeleted: return !has_flag(f, 'T');
+      case K::undraft: return !has_flag(f, 'D');
+      case K::unflagged: return !has_flag(f, 'F');
+      case K::unseen: return !has_flag(f, 'S');
+      case K::recent:
+      case K::new_: return false;  // no session sees messages as recent
+      case K::old: return true;
+      case K::keyword: return false;  // keywords are not kept
+      case K::unkeyword: return true;
+      case K::before: return days(selected->mailbox->internal_date(m)) < key.date;
+      case K::on: return days(selected->mailbox->internal_date(m)) == key.date;
+      case K::since: return days(selected->mailbox->internal_date(m)) >= key.date;
+      case K::sent_before:
+      case K::sent_on:
+      case K::sent_since: {
+        // The Date: field's day; messages without one do not match.
+        const auto env = mime::parse_envelope(need_text().substr(0, need_text().find("\r\n\r\n") + 2));
+        if (!env.date) return false;
+        const auto d = parse_date_days(*env.date);
+        if (!d) return false;
+        if (key.kind == K::sent_before) return *d < key.date;
+        if (key.kind == K::sent_on) return *d == key.date;
+        return *d >= key.date;
+      }
+      case K::larger: return m.wire_size > key.number;
+      case K::smaller: return m.wire_size < key.number;
+      case K::bcc: return contains_ci(header_value("Bcc"), key.value);
+      case K::cc: return contains_ci(header_value("Cc"), key.value);
+      case K::from: return contains_ci(header_value("From"), key.value);
+      case K::to: return contains_ci(header_value("To"), key.value);
+      case K::subject: return contains_ci(header_value("Subject"), key.value);
+      case K::header:
+        return key.value.empty() ? !header_value(key.field).empty() : contains_ci(header_value(key.field), key.value);
+      case K::body: return contains_ci(body_of(), key.value);
+      case K::text: return contains_ci(need_text(), key.value);
+      case K::modseq: return true;
+    }
+    return false;
+  }
+
+  static std::optional<std::int64_t> parse_date_days(std::string_view date) {
+    // "Thu, 26 Nov 2026 09:00:00 +0000": day, month name, year.
+    static constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                              "jul", "aug", "sep", "oct", "nov", "dec"};
+    const auto comma = date.find(',');
+    if (comma != std::string_view::npos) date.remove_prefix(comma + 1);
+    int day = 0, year = 0;
+    char mon[4] = {};
+    if (std::sscanf(std::string(date).c_str(), " %d %3s %d", &day, mon, &year) != 3) return std::nullopt;
+    for (int i = 0; i < 12; ++i) {
+      if (lower_ascii(mon) == kMonths[i]) {
+        if (year < 100) year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete years
+        std::tm tm{};
+        tm.tm_year = year - 1900;
+        tm.tm_mon = i;
+        tm.tm_mday = day;
+        return days(static_cast<std::int64_t>(::timegm(&tm)));
+      }
+    }
+    return std::nullopt;
+  }
+
+  Result search(const Command& cmd) {
+    if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
+      return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
+    }
+    std::string hits;
+    for (std::size_t i = 0; i < selected->view.messages.size(); ++i) {
+      std::optional<std::string> text;
+      if (!matches(cmd.search, i, text)) continue;
+      hits += ' ';
+      hits += std::to_string(cmd.uid ? selected->view.messages[i].uid : i + 1);
+    }
+    return ok(std::string(cmd.uid ? "UID " : "") + "SEARCH completed", "* SEARCH" + hits + "\r\n");
+  }
+
+  Result execute(const Command& cmd) {
+    const std::string& n = cmd.name;
+    if (!specials_checked) {  // every user has the SPECIAL-USE folders (RFC 6154)
+      folders.ensure_special_use();
+      specials_checked = true;
+    }
+    if (n == "SELECT" || n == "EXAMINE") return select(cmd);
+    if (n == "LIST" || n == "LSUB") return list(cmd);
+    if (n == "STATUS") return status(cmd);
+    if (n == "APPEND") return append(cmd);
+    if (n == "NOOP" || n == "CHECK") return ok(n + " completed", update(true));
+    if (n == "CREATE" || n == "DELETE" || n == "SUBSCRIBE" || n == "UNSUBSCRIBE" || n == "RENAME") {
+      auto name = from_wire(cmd.mailbox);
+      if (!name) return {{}, "BAD the mailbox name is not valid modified UTF-7"};
+      std::error_code ec;
+      if (n == "CREATE") {
+        std::string target = *name;
+        while (!target.empty() && target.back() == kDelimiter) target.pop_back();  // "foo." creates "foo" (§6.3.4)
+        ec = folders.create(target);
+      } else if (n == "DELETE") {
+        if (selected && selected->name == cmd.mailbox) selected.reset();
+        ec = folders.exists(*name) ? folders.remove(*name) : std::make_error_code(std::errc::no_such_file_or_directory);
+      } else if (n == "SUBSCRIBE") {
+        ec = folders.subscribe(*name);
+      } else if (n == "UNSUBSCRIBE") {
+        ec = folders.unsubscribe(*name);
+      } else {
+        auto to = from_wire(cmd.mailbox2);
+        if (!to) return {{}, "BAD the new name is not valid modified UTF-7"};
+        ec = folders.exists(*name) ? folders.rename(*name, *to)
+                                   : std::make_error_code(std::errc::no_such_file_or_directory);
+      }
+      if (ec == std::errc::file_exists) return no("[ALREADYEXISTS] the mailbox exists already");
+      if (ec == std::errc::no_such_file_or_directory) return no("[NONEXISTENT] no such mailbox");
+      if (ec == std::errc::operation_not_permitted) return no("[CANNOT] INBOX cannot be " + lower_ascii(n) + "d");
+      if (ec == std::errc::invalid_argument) return no("[CANNOT] that name is not allowed");
+      if (ec) return no("[SERVERBUG] " + ec.message());
+      return ok(n + " completed");
+    }
+    if (!selected) return {{}, "BAD no mailbox is selected"};
+    if (n == "FETCH") return fetch(cmd);
+    if (n == "STORE") return store_flags(cmd);
+    if (n == "SEARCH") return search(cmd);
+    if (n == "COPY") return copy(cmd, false);
+    if (n == "MOVE") return copy(cmd, true);
+    if (n == "EXPUNGE") {
+      if (selected->read_only) return no("[READ-ONLY] the mailbox is read-only");
+      auto out = expunge(cmd.uid ? std::optional<SequenceSet>(cmd.set) : std::nullopt);
+      if (!out) return no("[SERVERBUG] cannot remove messages");
+      return ok(std::string(cmd.uid ? "UID " : "") + "EXPUNGE completed", std::move(*out));
+    }
+    if (n == "CLOSE" || n == "UNSELECT") {
+      if (n == "CLOSE" && !selected->read_only) expunge(std::nullopt);  // silently (§6.4.1)
+      selected.reset();
+      return ok(n + " completed");
+    }
+    return {{}, "BAD " + n + " is not supported"};
+  }
+};
+
+Backend::Backend(std::filesystem::path root, std::uint64_t append_limit)
+    : impl_(std::make_unique<Impl>(std::move(root), append_limit)) {}
+Backend::~Backend() = default;
+
+Backend::Result Backend::execute(const Command& command) {
+  return impl_->execute(command);
+}
+
+std::string Backend::poll() {
+  return impl_->update(true);
+}
+
+bool Backend::selected() const {
+  return impl_->selected.has_value();
+}
+
+}  // namespace poshta::imap
