@@ -167,10 +167,9 @@ struct Backend::Impl {
       }
     }
     const std::size_t before = old.size();
+    const std::uint32_t last_uid = old.empty() ? 0 : old.back().uid;
     for (const auto& m : now->messages) {
-      if (m.uid > (old.empty() ? 0 : old.back().uid) || (old.empty() && before == 0)) {
-        if (old.empty() || m.uid > old.back().uid) old.push_back(m);
-      }
+      if (m.uid > last_uid) old.push_back(m);
     }
     if (old.size() != before) out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
     selected->view.uid_next = now->uid_next;
@@ -322,8 +321,7 @@ struct Backend::Impl {
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
       if (sets_seen && !has_flag(m.flags(), 'S')) {  // RFC 9051 §6.4.5: BODY[] sets \Seen
-        if (auto changed = selected->mailbox->set_flags(
-                m, store::Mailbox::maildir_flags({"\\Seen"}, m.flags()) + std::string(m.flags()))) {
+        if (auto changed = selected->mailbox->set_flags(m, m.flags() + "S")) {
           m = *changed;
         }
       }
