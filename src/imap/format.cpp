@@ -51,21 +51,32 @@ std::string internal_date(std::int64_t unix_seconds) {
 
 bool list_match(std::string_view pattern, std::string_view name, char delimiter) {
   // Iterative wildcard matching with backtracking to the last wildcard;
-  // "%" may not swallow the delimiter. Linear in practice for LIST patterns.
+  // "%" may not swallow the delimiter, and when it would have to, back to
+  // the last "*" before it. Linear in practice for LIST patterns.
   std::size_t p = 0, n = 0;
   std::size_t star_p = std::string_view::npos, star_n = 0;
+  std::size_t any_p = std::string_view::npos, any_n = 0;  // the last "*"
   bool star_is_percent = false;
   while (n < name.size()) {
     if (p < pattern.size() && (pattern[p] == '*' || pattern[p] == '%')) {
       star_is_percent = pattern[p] == '%';
       star_p = p++;
       star_n = n;
+      if (!star_is_percent) {
+        any_p = star_p;
+        any_n = n;
+      }
     } else if (p < pattern.size() && pattern[p] == name[n]) {
       ++p;
       ++n;
     } else if (star_p != std::string_view::npos && !(star_is_percent && name[star_n] == delimiter)) {
       p = star_p + 1;
       n = ++star_n;
+    } else if (any_p != std::string_view::npos) {
+      star_p = any_p;
+      star_is_percent = false;
+      p = any_p + 1;
+      n = star_n = ++any_n;
     } else {
       return false;
     }

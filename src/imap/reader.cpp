@@ -66,7 +66,7 @@ bool Reader::take_line(std::string& line) {
   const auto nl = buffer_.find('\n');
   if (nl == std::string::npos) {
     if (buffer_.size() > kMaxText) {  // no line end in sight: drop what is there, remember to skip to it
-      buffer_.clear();
+      buffer_.resize(256);              // but the start, for the tag
       skipping_line_ = true;
     }
     return false;
@@ -106,7 +106,7 @@ std::optional<RawCommand> Reader::next() {
     if (skipping_line_) {  // the end of a line that was too long
       skipping_line_ = false;
       discarding_ = true;
-      line.clear();
+      if (current_.chunks.empty()) current_.chunks.push_back({false, false, line.substr(0, 256)});
     }
     if (auto done = after_line(std::move(line))) return done;
   }
@@ -125,7 +125,9 @@ std::optional<RawCommand> Reader::after_line(std::string line) {
   }
   if (mark) {
     const std::uint64_t limit = is_append(current_) ? append_limit_ : kMaxText;
-    const bool too_big = mark->size > limit;
+    // Each literal within the limit, and all of a command's together within it and kMaxText more.
+    literal_octets_ = mark->size > limit ? limit + 1 : literal_octets_ + mark->size;
+    const bool too_big = mark->size > limit || literal_octets_ > limit + kMaxText;
     if (too_big && mark->sync) {
       // The client waits for "+": answer instead, and it sends nothing more.
       discarding_ = true;
@@ -144,6 +146,7 @@ std::optional<RawCommand> Reader::after_line(std::string line) {
   if (discarding_ && out.chunks.size() > 1) out.chunks.resize(1);
   current_ = {};
   text_size_ = 0;
+  literal_octets_ = 0;
   discarding_ = false;
   return out;
 }

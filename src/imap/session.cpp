@@ -93,10 +93,7 @@ void Session::process() {
 void Session::command(const RawCommand& raw) {
   auto parsed = parse(raw);
   if (auto* e = std::get_if<ParseError>(&parsed)) {
-    if (e->tag == "*")
-      output_ += "* BAD " + e->text + "\r\n";
-    else
-      bad(e->tag, e->text);
+    bad(e->tag, e->text);  // "* BAD" without a usable tag; counts as an error either way
     return;
   }
   dispatch(std::move(std::get<Command>(parsed)));
