@@ -1,5 +1,7 @@
 #include "cli/imap_service.hpp"
 
+#include "cli/service_steps.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -19,7 +21,6 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16384;
 constexpr std::chrono::seconds kWriteTimeout{300};
-constexpr std::chrono::seconds kHandshakeTimeout{60};
 constexpr std::chrono::minutes kAutologout{30};  // RFC 9051 §5.4: at least 30 minutes
 constexpr std::chrono::seconds kIdleTick{1};     // how soon IDLE reports a delivery
 constexpr int kIdleFullLook = 30;                // ticks between looks for changes by other programs
@@ -62,12 +63,8 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
                conn->listener());
   if (implicit_tls) {
     std::error_code ec;
-    conn->use_tls_context(ctx.tls);
-    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-    if (ec) {
-      spdlog::info("imap session={} event=tls_failed error=\"{}\"", session_id, ec.message());
-      co_return;
-    }
+    co_await server_handshake(*conn, ctx.tls, "imap", session_id, ec);
+    if (ec) co_return;
   }
   imap::SessionConfig sc;
   sc.hostname = config->hostname;
@@ -80,7 +77,6 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
 
   std::array<char, kReadChunk> buf;
   std::unique_ptr<imap::Backend> backend;
-  asio::steady_timer penalty(ctx.server.context());
   std::uint64_t seen_generation = 0;
   int idle_ticks = 0;
   bool told_to_stop = false;
@@ -94,32 +90,18 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
     if (session.closing()) break;
     if (session.wants_tls()) {
       std::error_code ec;
-      conn->use_tls_context(ctx.tls);
-      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-      if (ec) {
-        spdlog::info("imap session={} event=tls_failed error=\"{}\"", session_id, ec.message());
-        break;
-      }
+      co_await server_handshake(*conn, ctx.tls, "imap", session_id, ec);
+      if (ec) break;
       session.tls_started();
       continue;
     }
     if (auto request = session.take_request()) {
       if (request->kind == imap::Request::Kind::auth) {
-        std::string name = request->user;
-        if (name.find('@') == std::string::npos) name += "@" + ctx.directory.primary_domain();
-        PasswordCheck check(ctx.directory, name, request->password);
-        co_await net::offload(ctx.server, check);
-        const auto delay = ctx.throttle.delay(conn->peer_ip(), check.ok());
+        PasswordCheck check(ctx.directory, login_address(request->user, ctx.directory), request->password);
+        co_await check_login(ctx.server, ctx.throttle, *conn, "imap", session_id, check);
         if (check.ok()) {
-          spdlog::info("imap session={} event=authenticated user={}", session_id, check.user());
           backend = std::make_unique<imap::Backend>(ctx.maildir.mailbox_dir(check.user()), config->limits.message_size);
           seen_generation = ctx.events.generation(check.user());
-        } else {
-          spdlog::warn("imap session={} event=auth_failed user=\"{}\" client={}", session_id, check.user(),
-                       conn->peer_ip());
-          std::error_code ignored;
-          penalty.expires_after(delay);
-          co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
         }
         session.resolve_auth(check.ok(), check.user());
         continue;

@@ -1,5 +1,7 @@
 #include "cli/pop3_service.hpp"
 
+#include "cli/service_steps.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,7 +29,6 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kFileChunk = 256 * 1024;     // a message is sent in pieces of this size
 constexpr std::uint64_t kInlineRead = 128 * 1024;  // smaller files are read on the event loop
 constexpr std::chrono::seconds kWriteTimeout{300};
-constexpr std::chrono::seconds kHandshakeTimeout{60};
 constexpr std::chrono::minutes kIdleTimeout{10};  // RFC 1939 §3: at least 10 minutes
 
 class OpenTask final : public net::BlockingTask {
@@ -85,12 +86,8 @@ asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Cont
                conn->listener());
   if (implicit_tls) {
     std::error_code ec;
-    conn->use_tls_context(ctx.tls);
-    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-    if (ec) {
-      spdlog::info("pop3 session={} event=tls_failed error=\"{}\"", session_id, ec.message());
-      co_return;
-    }
+    co_await server_handshake(*conn, ctx.tls, "pop3", session_id, ec);
+    if (ec) co_return;
   }
   pop3::SessionConfig sc;
   sc.hostname = config->hostname;
@@ -104,7 +101,6 @@ asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Cont
   std::string user;    // canonical, once authenticated
   std::string locked;  // the maildrop this session holds
   std::unique_ptr<OpenTask> open;
-  asio::steady_timer penalty(ctx.server.context());
   for (;;) {
     std::string out = session.take_output();
     if (!out.empty()) {
@@ -115,33 +111,17 @@ asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Cont
     if (session.closing()) break;
     if (session.wants_tls()) {
       std::error_code ec;
-      conn->use_tls_context(ctx.tls);
-      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-      if (ec) {
-        spdlog::info("pop3 session={} event=tls_failed error=\"{}\"", session_id, ec.message());
-        break;
-      }
+      co_await server_handshake(*conn, ctx.tls, "pop3", session_id, ec);
+      if (ec) break;
       session.tls_started();
       continue;
     }
     if (auto request = session.take_request()) {
       switch (request->kind) {
         case pop3::Request::Kind::auth: {
-          std::string name = request->user;
-          if (name.find('@') == std::string::npos) name += "@" + ctx.directory.primary_domain();
-          PasswordCheck check(ctx.directory, name, request->password);
-          co_await net::offload(ctx.server, check);
-          const auto delay = ctx.throttle.delay(conn->peer_ip(), check.ok());
-          if (check.ok()) {
-            user = check.user();
-            spdlog::info("pop3 session={} event=authenticated user={}", session_id, user);
-          } else {
-            spdlog::warn("pop3 session={} event=auth_failed user=\"{}\" client={}", session_id, check.user(),
-                         conn->peer_ip());
-            std::error_code ignored;
-            penalty.expires_after(delay);
-            co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-          }
+          PasswordCheck check(ctx.directory, login_address(request->user, ctx.directory), request->password);
+          co_await check_login(ctx.server, ctx.throttle, *conn, "pop3", session_id, check);
+          if (check.ok()) user = check.user();
           session.resolve_auth(check.ok());
           break;
         }

@@ -10,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "auth/password.hpp"
+#include "cli/service_steps.hpp"
 #include "core/address.hpp"
 #include "core/ids.hpp"
 #include "mime/date.hpp"
@@ -23,8 +24,6 @@ namespace {
 // Read buffer per connection; small, as most sessions are short commands.
 constexpr std::size_t kReadChunk = 8192;
 constexpr std::chrono::seconds kWriteTimeout{300};
-
-constexpr std::chrono::seconds kHandshakeTimeout{60};
 
 // `lmtp`: final delivery (RFC 2033), so an address of another domain is
 // simply not a mailbox here.
@@ -198,10 +197,6 @@ class StoreTask final : public net::BlockingTask {
   std::error_code ec_;
 };
 
-void log_tls_failure(const std::string& session_id, const std::error_code& ec) {
-  spdlog::info("smtp session={} event=tls_failed error=\"{}\"", session_id, ec.message());
-}
-
 }  // namespace
 
 asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpContext& ctx, smtp::Flavor flavor,
@@ -212,12 +207,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
                conn->listener());
   if (implicit_tls) {  // RFC 8314: TLS from the first octet
     std::error_code ec;
-    conn->use_tls_context(ctx.tls);
-    co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-    if (ec) {
-      log_tls_failure(session_id, ec);
-      co_return;
-    }
+    co_await server_handshake(*conn, ctx.tls, "smtp", session_id, ec);
+    if (ec) co_return;
   }
   smtp::SessionConfig sc;
   sc.hostname = config->hostname;
@@ -236,7 +227,6 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
   std::array<char, kReadChunk> buf;
   std::unique_ptr<StoreTask> store;
   std::unique_ptr<PasswordCheck> auth;
-  asio::steady_timer penalty(ctx.server.context());
   bool told_to_stop = false;
   for (;;) {
     std::string out = session.take_output();
@@ -248,14 +238,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
     if (session.closing()) break;
     if (session.wants_tls()) {
       std::error_code ec;
-      conn->use_tls_context(ctx.tls);
-      co_await conn->start_tls(asio::ssl::stream_base::server, "", kHandshakeTimeout, ec);
-      if (ec) {
-        log_tls_failure(session_id, ec);
-        break;
-      }
-      spdlog::info("smtp session={} event=tls version={} cipher={}", session_id, conn->tls_version(),
-                   conn->tls_cipher());
+      co_await server_handshake(*conn, ctx.tls, "smtp", session_id, ec);
+      if (ec) break;
       session.tls_started();
       continue;
     }
@@ -272,17 +256,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<net::Connection> conn, SmtpCont
           break;
         case smtp::Request::Kind::auth: {
           auth = std::make_unique<PasswordCheck>(ctx.directory, request.address, request.password);
-          co_await net::offload(ctx.server, *auth);
-          const auto delay = ctx.throttle.delay(conn->peer_ip(), auth->ok());
-          if (auth->ok()) {
-            spdlog::info("smtp session={} event=authenticated user={}", session_id, auth->user());
-          } else {
-            spdlog::warn("smtp session={} event=auth_failed user=\"{}\" client={}", session_id, auth->user(),
-                         conn->peer_ip());
-            std::error_code ignored;
-            penalty.expires_after(delay);
-            co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-          }
+          co_await check_login(ctx.server, ctx.throttle, *conn, "smtp", session_id, *auth);
           session.resolve_auth(auth->ok(), auth->user());
           auth.reset();
           break;

@@ -94,7 +94,7 @@ def mail_files(server, rcpt=USER, folder=None):
 def deliver(server, msg, rcpt=USER):
     """Sends msg by SMTP and waits until it is stored (in new/, or already
     moved to cur/ by a session); returns the stored file's content."""
-    needle = re.search(rb"^Message-ID: (.*)$", msg, re.M).group(1)
+    needle = header_value(msg, "Message-ID")
     assert smtp_send(server.smtp_port, SENDER, [rcpt], msg) == {}
 
     def stored():
@@ -654,11 +654,11 @@ def test_store_flags(imap):
 
 
 def test_search(imap):
-    m1 = plain_message(subject="quarterly report", body="numbers inside\r\nplease read")
+    m1 = plain_message(subject="quarterly report", body="numbers inside\nplease read")
     m2 = make_message(subject="lunch on friday", sender="alice@c.test", to=USER,
-                      body="Let us meet at noon.\r\nAlice",
+                      body="Let us meet at noon.\nAlice",
                       headers=("X-Priority: 1",), msgid=f"<{unique()}@c.test>")
-    m3 = plain_message(subject="Re: quarterly report", body="x" * 3000)
+    m3 = plain_message(subject="Re: quarterly report", body="\n".join(["x" * 70] * 40))
     for m in (m1, m2, m3):
         deliver(imap, m)
     today = time.strftime("%d-%b-%Y", time.gmtime())
@@ -712,9 +712,8 @@ def test_search(imap):
     assert check(m.uid("SEARCH", "ALL")) == [b"2 3"]
     assert check(m.search(None, "ALL")) == [b"1 2"]
     assert check(m.uid("SEARCH", "FLAGGED")) == [b"3"]
-    with pytest.raises(imaplib.IMAP4.error) as e:
-        m.search("KOI8-R", "ALL")
-    assert "BADCHARSET" in tagged_text(e)
+    typ, data = m.search("KOI8-R", "ALL")
+    assert typ == "NO" and data[0].startswith(b"[BADCHARSET (UTF-8 US-ASCII)]"), data
     m.logout()
 
 
@@ -1071,7 +1070,7 @@ def test_bad_commands_get_reasons(imap):
         c.login()
         _, done = c.cmd("FETCH 1 FLAGS")
         assert done == b"r4 BAD FETCH needs a selected mailbox"
-        c.ok("SELECT INBOX")
+    with selected(imap) as c:                 # a new connection: each BAD counts towards [limits] errors
         for text, reason in [("FETCH 1 (BODY[MIME])", b"unknown section MIME"),
                              ("FETCH 0 FLAGS", b"0 is not a valid number here"),
                              ("FETCH 1 XYZZY", b"unknown FETCH item XYZZY"),
@@ -1152,6 +1151,11 @@ def local_maildir_files(root):
     return out
 
 
+def without_tuid(data):
+    """mbsync's copy, with LF line ends and without the X-TUID field it adds."""
+    return re.sub(rb"(?m)^X-TUID: .*\n", b"", data.replace(b"\r\n", b"\n"))
+
+
 @pytest.mark.skipif(MBSYNC is None, reason="mbsync is not installed (the Debian package isync)")
 def test_mbsync_two_way(imap, tmp_path):
     msgs = [plain_message(), multipart_message()]
@@ -1180,7 +1184,7 @@ def test_mbsync_two_way(imap, tmp_path):
     assert len(files) == 2, files.keys()
     got = sorted(files.values(), key=len)
     for data, msg in zip(got, sorted(msgs, key=len)):
-        assert data.replace(b"\r\n", b"\n").endswith(msg.replace(b"\r\n", b"\n"))
+        assert without_tuid(data).endswith(msg.replace(b"\r\n", b"\n"))
     assert [flags_of(p) for p in mail_files(imap)] == ["", ""]     # BODY.PEEK: still unseen
 
     # A flag set locally reaches the server.
@@ -1210,7 +1214,7 @@ def test_mbsync_two_way(imap, tmp_path):
     sync()
     files = local_maildir_files(local / "INBOX")
     assert len(files) == 3
-    assert any(d.replace(b"\r\n", b"\n").endswith(third.replace(b"\r\n", b"\n")) for d in files.values())
+    assert any(without_tuid(d).endswith(third.replace(b"\r\n", b"\n")) for d in files.values())
 
 
 NEOMUTT = shutil.which("neomutt")
