@@ -84,6 +84,20 @@ std::string to_wire(const std::string& name) {
   return name == "INBOX" ? name : store::utf8_to_mutf7(name);
 }
 
+// Ascending numbers as a sequence set: "1:3,7,9:10".
+std::string sequence_text(const std::vector<std::uint32_t>& numbers) {
+  std::string out;
+  for (std::size_t i = 0; i < numbers.size();) {
+    std::size_t j = i;
+    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(numbers[i]);
+    if (j > i) out += ":" + std::to_string(numbers[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 std::int64_t days(std::int64_t unix_seconds) {
   return unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
 }
@@ -249,6 +263,13 @@ struct Backend::Impl {
       out += "* " + cmd.name + " (" + attrs + ") \".\" ";
       append_string(out, wire);
       out += "\r\n";
+      if (!args.status_items.empty() && f.exists) {  // LIST-STATUS (RFC 5819)
+        Command status_cmd;
+        status_cmd.mailbox = wire;
+        status_cmd.atoms = args.status_items;
+        auto r = status(status_cmd);
+        if (r.completion.rfind("OK", 0) == 0) out += r.untagged;
+      }
     }
     return ok(cmd.name + " completed", std::move(out));
   }
@@ -605,14 +626,30 @@ struct Backend::Impl {
     if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
       return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
     }
-    std::string hits;
+    std::vector<std::uint32_t> found;
     for (std::size_t i = 0; i < selected->view.messages.size(); ++i) {
       std::optional<std::string> text;
-      if (!matches(cmd.search, i, text)) continue;
-      hits += ' ';
-      hits += std::to_string(cmd.uid ? selected->view.messages[i].uid : i + 1);
+      if (matches(cmd.search, i, text))
+        found.push_back(cmd.uid ? selected->view.messages[i].uid : static_cast<std::uint32_t>(i + 1));
     }
-    return ok(std::string(cmd.uid ? "UID " : "") + "SEARCH completed", "* SEARCH" + hits + "\r\n");
+    const std::string done = std::string(cmd.uid ? "UID " : "") + "SEARCH completed";
+    if (cmd.search_return.empty()) {
+      std::string hits = "* SEARCH";
+      for (auto n : found) hits += " " + std::to_string(n);
+      return ok(done, hits + "\r\n");
+    }
+    // ESEARCH (RFC 4731 §3.1): only what RETURN asked for.
+    std::string out = "* ESEARCH (TAG ";
+    append_string(out, cmd.tag);
+    out += ")";
+    if (cmd.uid) out += " UID";
+    for (const auto& r : cmd.search_return) {
+      if (r == "MIN" && !found.empty()) out += " MIN " + std::to_string(found.front());
+      if (r == "MAX" && !found.empty()) out += " MAX " + std::to_string(found.back());
+      if (r == "COUNT") out += " COUNT " + std::to_string(found.size());
+      if (r == "ALL" && !found.empty()) out += " ALL " + sequence_text(found);
+    }
+    return ok(done, out + "\r\n");
   }
 
   Result execute(const Command& cmd) {

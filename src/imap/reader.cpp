@@ -66,7 +66,7 @@ bool Reader::take_line(std::string& line) {
   const auto nl = buffer_.find('\n');
   if (nl == std::string::npos) {
     if (buffer_.size() > kMaxText) {  // no line end in sight: drop what is there, remember to skip to it
-      buffer_.resize(256);              // but the start, for the tag
+      buffer_.resize(256);            // but the start, for the tag
       skipping_line_ = true;
     }
     return false;
