@@ -21,7 +21,9 @@ namespace poshta::store {
 
 namespace {
 
-constexpr std::string_view kMagic = "poshta-uidlist 1";
+constexpr std::string_view kMagic = "poshta-uidlist 2";
+constexpr std::string_view kMagicV1 = "poshta-uidlist 1";  // without MODSEQ and flags: still read
+constexpr std::string_view kUnknownFlags = "?";
 constexpr std::string_view kInfoSeparator = ":2,";
 
 // The number after ",<key>=" in a Maildir file name, e.g. S=1234.
@@ -61,10 +63,18 @@ core::Result<std::uint64_t> wire_size_of(const std::filesystem::path& path, std:
   return size + extra;
 }
 
+struct UidEntry {
+  std::uint32_t uid = 0;
+  std::uint64_t modseq = 1;
+  std::string flags;  // the Maildir flags when modseq was given; kUnknownFlags from a version 1 file
+  std::string base;
+};
+
 struct UidList {
   std::uint32_t uid_validity = 0;
   std::uint32_t uid_next = 1;
-  std::vector<std::pair<std::uint32_t, std::string>> entries;  // uid, base name
+  std::uint64_t highest_modseq = 1;
+  std::vector<UidEntry> entries;
 };
 
 std::optional<UidList> parse_uidlist(std::string_view text) {
@@ -73,34 +83,60 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
   if (nl == std::string_view::npos) return std::nullopt;
   std::string_view head = text.substr(0, nl);
   text.remove_prefix(nl + 1);
-  if (head.substr(0, kMagic.size()) != kMagic) return std::nullopt;
+  const bool v1 = head.substr(0, kMagicV1.size()) == kMagicV1;
+  if (!v1 && head.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   head.remove_prefix(kMagic.size());
   unsigned validity = 0, next = 0;
-  if (std::sscanf(std::string(head).c_str(), " %u %u", &validity, &next) != 2 || validity == 0 || next == 0) {
-    return std::nullopt;
-  }
+  unsigned long long highest = 1;
+  const int fields = std::sscanf(std::string(head).c_str(), " %u %u %llu", &validity, &next, &highest);
+  if (fields != (v1 ? 2 : 3) || validity == 0 || next == 0 || highest == 0) return std::nullopt;
   out.uid_validity = validity;
   out.uid_next = next;
+  out.highest_modseq = highest;
+  // One token off the front of `line`.
+  auto token = [](std::string_view& line) {
+    const auto sp = line.find(' ');
+    const std::string_view t = line.substr(0, sp);
+    line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
+    return t;
+  };
   while (!text.empty()) {
     const auto end = text.find('\n');
     if (end == std::string_view::npos) return std::nullopt;  // cut short: not ours to trust
-    const std::string_view line = text.substr(0, end);
+    std::string_view line = text.substr(0, end);
     text.remove_prefix(end + 1);
-    const auto sp = line.find(' ');
-    std::uint32_t uid = 0;
-    if (sp == std::string_view::npos || std::from_chars(line.data(), line.data() + sp, uid).ec != std::errc{} ||
-        uid == 0 || uid >= out.uid_next) {
+    UidEntry e;
+    const auto uid = token(line);
+    if (std::from_chars(uid.data(), uid.data() + uid.size(), e.uid).ec != std::errc{} || e.uid == 0 ||
+        e.uid >= out.uid_next) {
       return std::nullopt;
     }
-    out.entries.emplace_back(uid, std::string(line.substr(sp + 1)));
+    if (v1) {
+      e.flags = kUnknownFlags;
+    } else {
+      const auto modseq = token(line);
+      const auto flags = token(line);
+      if (std::from_chars(modseq.data(), modseq.data() + modseq.size(), e.modseq).ec != std::errc{} || e.modseq == 0 ||
+          e.modseq > out.highest_modseq || flags.empty()) {
+        return std::nullopt;
+      }
+      e.flags = flags == "-" ? std::string() : std::string(flags);
+    }
+    if (line.empty()) return std::nullopt;
+    e.base = std::string(line);
+    out.entries.push_back(std::move(e));
   }
   return out;
 }
 
 std::error_code write_uidlist(const std::filesystem::path& folder, const UidList& list) {
   std::string text(kMagic);
-  text += " " + std::to_string(list.uid_validity) + " " + std::to_string(list.uid_next) + "\n";
-  for (const auto& [uid, base] : list.entries) text += std::to_string(uid) + " " + base + "\n";
+  text += " " + std::to_string(list.uid_validity) + " " + std::to_string(list.uid_next) + " " +
+          std::to_string(list.highest_modseq) + "\n";
+  for (const auto& e : list.entries) {
+    text += std::to_string(e.uid) + " " + std::to_string(e.modseq) + " " + (e.flags.empty() ? "-" : e.flags) + " " +
+            e.base + "\n";
+  }
   const auto tmp = folder / "poshta-uidlist.tmp";
   ::unlink(tmp.c_str());
   const std::string_view parts[] = {text};
@@ -237,18 +273,31 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
     changed = true;
   }
 
+  // RFC 7162: every change to a message (its flags, here) and every expunge
+  // takes the next MODSEQ; flags changed by another Maildir reader count too.
   MailboxSnapshot out;
-  std::vector<std::pair<std::uint32_t, std::string>> kept;
-  for (auto& [uid, base] : list.entries) {
-    auto it = files.find(base);
+  std::vector<UidEntry> kept;
+  for (auto& e : list.entries) {
+    auto it = files.find(e.base);
     if (it == files.end()) {
       changed = true;  // expunged by someone
+      ++list.highest_modseq;
       continue;
     }
-    it->second.uid = uid;
+    const std::string now = it->second.flags();
+    if (e.flags == kUnknownFlags) {
+      e.flags = now;
+      changed = true;
+    } else if (e.flags != now) {
+      e.flags = now;
+      e.modseq = ++list.highest_modseq;
+      changed = true;
+    }
+    it->second.uid = e.uid;
+    it->second.modseq = e.modseq;
     out.messages.push_back(std::move(it->second));
     files.erase(it);
-    kept.emplace_back(uid, std::move(base));
+    kept.push_back(std::move(e));
   }
   // What is left is new: UIDs in order of name, which starts with the delivery time.
   std::vector<MessageFile> fresh;
@@ -257,7 +306,8 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
             [](const MessageFile& a, const MessageFile& b) { return delivered_before(a.name, b.name); });
   for (auto& m : fresh) {
     m.uid = list.uid_next++;
-    kept.emplace_back(m.uid, m.base());
+    m.modseq = ++list.highest_modseq;
+    kept.push_back({m.uid, m.modseq, m.flags(), m.base()});
     out.messages.push_back(std::move(m));
     changed = true;
   }
@@ -269,6 +319,7 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
   }
   out.uid_validity = list.uid_validity;
   out.uid_next = list.uid_next;
+  out.highest_modseq = list.highest_modseq;
   return out;
 }
 
@@ -651,7 +702,7 @@ core::Result<std::vector<std::uint32_t>> Mailbox::commit(const std::vector<Stage
             MessageFile f;
             f.name = s.name;
             uids.push_back(list->uid_next);
-            list->entries.emplace_back(list->uid_next++, f.base());
+            list->entries.push_back({list->uid_next++, ++list->highest_modseq, f.flags(), f.base()});
           }
           ec = write_uidlist(folder_, *list);
         }

@@ -9,9 +9,12 @@
 // forgets files that are gone, and moves new mail from new/ to cur/. The
 // UID map is kept in <folder>/poshta-uidlist, a small text file replaced
 // atomically (written, fsync'd, renamed, directory fsync'd) when it
-// changes: "poshta-uidlist 1 <uidvalidity> <uidnext>" and then one
-// "<uid> <base name>" line per message, where the base name is the part of
-// the file name before ":2," that never changes. A lost or unreadable
+// changes: "poshta-uidlist 2 <uidvalidity> <uidnext> <highestmodseq>" and
+// then one "<uid> <modseq> <flags or -> <base name>" line per message,
+// where the base name is the part of the file name before ":2," that never
+// changes, and the flags are those the message had when it got its MODSEQ
+// (RFC 7162), so a flag change by any Maildir reader is seen at the next
+// sync and takes a new MODSEQ. Version 1 files (without MODSEQ) are read. A lost or unreadable
 // uidlist is rebuilt with a new UIDVALIDITY. Concurrent sessions and
 // deliveries are safe: sync() holds an flock on <folder>/poshta-uidlist.lock,
 // and delivery only ever adds files to new/. APPEND and COPY (append(),
@@ -35,6 +38,7 @@ struct MessageFile {
   std::string name;             // file name in cur/ (base name, then ":2,FLAGS" if any)
   std::uint64_t size = 0;       // octets on disk (LF line ends)
   std::uint64_t wire_size = 0;  // octets with CRLF line ends, as protocols send it
+  std::uint64_t modseq = 1;     // RFC 7162: the MODSEQ of its last change
   std::string base() const;     // the name before ":2,"
   std::string flags() const;    // the Maildir flags after ":2,", e.g. "RS"
 };
@@ -42,6 +46,7 @@ struct MessageFile {
 struct MailboxSnapshot {
   std::uint32_t uid_validity = 0;
   std::uint32_t uid_next = 1;
+  std::uint64_t highest_modseq = 1;   // RFC 7162 HIGHESTMODSEQ
   std::vector<MessageFile> messages;  // in UID order
 };
 

@@ -136,7 +136,7 @@ TEST_F(MailboxTest, UidlistFormat) {
   deliver("2.b");
   const auto s = sync();
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 1 " + std::to_string(s.uid_validity) + " 3\n1 1.a\n2 2.b\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3\n1 2 - 1.a\n2 3 - 2.b\n");
   EXPECT_FALSE(fs::exists(box_ / "poshta-uidlist.tmp"));
 }
 
@@ -212,7 +212,9 @@ TEST_F(MailboxTest, RemovedFileDisappearsAndItsUidIsNeverReused) {
   EXPECT_EQ(second.uid_validity, first.uid_validity);
   EXPECT_EQ(uids_of(second), (std::vector<std::uint32_t>{1}));
   EXPECT_EQ(second.uid_next, 4u);
-  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 1 " + std::to_string(first.uid_validity) + " 4\n1 1.a\n");
+  // Two expunges: HIGHESTMODSEQ moves from 4 (three arrivals) to 6.
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
+            "poshta-uidlist 2 " + std::to_string(first.uid_validity) + " 4 6\n1 2 - 1.a\n");
   deliver("4.d");
   const auto third = sync();
   EXPECT_EQ(uids_of(third), (std::vector<std::uint32_t>{1, 4}));
@@ -264,7 +266,9 @@ TEST_F(MailboxTest, CorruptUidlistIsRebuilt) {
       "poshta-uidlist 1 77 3\n1 1.a\n2 2.b",    // cut short
       "poshta-uidlist 1 77 2\n1 1.a\n2 2.b\n",  // a UID not below UIDNEXT
       "poshta-uidlist 1 77 3\nx 1.a\n",
-      "poshta-uidlist 2 77 3\n1 1.a\n",  // a version this code does not know
+      "poshta-uidlist 2 77 3\n1 1.a\n",        // version 2 without HIGHESTMODSEQ
+      "poshta-uidlist 2 77 3 5\n1 9 - 1.a\n",  // a MODSEQ above HIGHESTMODSEQ
+      "poshta-uidlist 3 77 3 5\n1 1 - 1.a\n",  // a version this code does not know
   };
   for (const auto& text : bad) {
     put(box_ / "poshta-uidlist", text);
@@ -275,7 +279,7 @@ TEST_F(MailboxTest, CorruptUidlistIsRebuilt) {
     EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2})) << text;
     EXPECT_EQ(s.uid_next, 3u) << text;
     const std::string rebuilt = slurp(box_ / "poshta-uidlist");
-    EXPECT_EQ(rebuilt, "poshta-uidlist 1 " + std::to_string(s.uid_validity) + " 3\n1 1.a\n2 2.b\n") << text;
+    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3\n1 2 - 1.a\n2 3 - 2.b\n") << text;
   }
 }
 
@@ -488,7 +492,7 @@ TEST_F(MailboxTest, AppendStoresTheMessageWithLfLineEndsSizesFlagsAndDate) {
   EXPECT_TRUE(names_in(box_ / "new").empty());
   // In the uidlist already, before any sync.
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 1 " + std::to_string(s.uid_validity) + " 2\n1 " + msg.base() + "\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 2\n1 2 FS " + msg.base() + "\n");
 }
 
 TEST_F(MailboxTest, AppendGivesIncreasingUidsNeverReused) {
@@ -771,6 +775,35 @@ TEST_F(MailboxTest, InternalDateOfAMessageRenamedOrGone) {
   EXPECT_EQ(m.internal_date(s.messages[0]), 1234567890);
   fs::remove(box_ / "cur" / "1.a:2,S");
   EXPECT_EQ(m.internal_date(s.messages[0]), 0);
+}
+
+// RFC 7162 MODSEQ: arrivals, flag changes (by anyone) and expunges take the
+// next value; what did not change keeps its own.
+TEST_F(MailboxTest, ModseqFollowsEveryChange) {
+  deliver("1.a");
+  deliver("2.b");
+  const auto first = sync();
+  EXPECT_EQ(first.highest_modseq, 3u);
+  EXPECT_EQ(by_base(first, "1.a")->modseq, 2u);
+  EXPECT_EQ(by_base(first, "2.b")->modseq, 3u);
+  EXPECT_EQ(sync().highest_modseq, 3u);                           // nothing changed: nothing moves
+  fs::rename(box_ / "cur" / "2.b:2,", box_ / "cur" / "2.b:2,S");  // another Maildir reader sets \Seen
+  const auto second = sync();
+  EXPECT_EQ(second.highest_modseq, 4u);
+  EXPECT_EQ(by_base(second, "2.b")->modseq, 4u);
+  EXPECT_EQ(by_base(second, "1.a")->modseq, 2u);
+  fs::remove(box_ / "cur" / "1.a:2,");
+  EXPECT_EQ(sync().highest_modseq, 5u);
+}
+
+TEST_F(MailboxTest, VersionOneUidlistIsReadAndUpgraded) {
+  deliver("1.a");
+  const auto s = sync();
+  put(box_ / "poshta-uidlist", "poshta-uidlist 1 " + std::to_string(s.uid_validity) + " 2\n1 1.a\n");
+  const auto again = sync();
+  EXPECT_EQ(again.uid_validity, s.uid_validity);
+  EXPECT_EQ(by_base(again, "1.a")->uid, 1u);
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1\n1 1 - 1.a\n");
 }
 
 }  // namespace
