@@ -110,6 +110,9 @@ struct Backend::Impl {
   store::Folders folders;
   std::uint64_t append_limit;
   bool specials_checked = false;
+  // RFC 7162 §3.1: once the client has used CONDSTORE, flag changes it is
+  // told of carry their MODSEQ.
+  bool condstore = false;
 
   struct Selected {
     std::string name;
@@ -149,12 +152,19 @@ struct Backend::Impl {
   }
 
   std::string flags_of(const store::MessageFile& m) const { return "(" + store::Mailbox::imap_flags(m.flags()) + ")"; }
+  // " MODSEQ (n)" after FLAGS once CONDSTORE is in use, else nothing.
+  std::string modseq_of(const store::MessageFile& m) const {
+    return condstore ? " MODSEQ (" + std::to_string(m.modseq) + ")" : std::string();
+  }
 
   // Changes since the client last looked: EXPUNGE (highest first, so the
   // numbers stay right), FETCH FLAGS, then EXISTS.
   std::string update(bool expunges_allowed) {
     std::string out;
     if (!selected) return out;
+    // A folder deleted meanwhile by another session: sync() would make it again.
+    std::error_code gone;
+    if (!std::filesystem::is_directory(selected->mailbox->folder() / "cur", gone)) return out;
     auto now = selected->mailbox->sync();
     if (!now) return out;
     auto& old = selected->view.messages;
@@ -172,9 +182,9 @@ struct Backend::Impl {
     for (std::size_t i = 0; i < old.size(); ++i) {
       while (j < now->messages.size() && now->messages[j].uid < old[i].uid) ++j;
       if (j < now->messages.size() && now->messages[j].uid == old[i].uid) {
-        if (now->messages[j].flags() != old[i].flags()) {
+        if (now->messages[j].flags() != old[i].flags() || now->messages[j].modseq != old[i].modseq) {
           old[i] = now->messages[j];
-          out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + flags_of(old[i]) + ")\r\n";
+          out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + flags_of(old[i]) + modseq_of(old[i]) + ")\r\n";
         } else {
           old[i].name = now->messages[j].name;
         }
@@ -187,6 +197,7 @@ struct Backend::Impl {
     }
     if (old.size() != before) out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
     selected->view.uid_next = now->uid_next;
+    selected->view.highest_modseq = now->highest_modseq;
     return out;
   }
 
@@ -215,6 +226,8 @@ struct Backend::Impl {
     }
     out += "* OK [UIDVALIDITY " + std::to_string(s.view.uid_validity) + "] UIDs valid\r\n";
     out += "* OK [UIDNEXT " + std::to_string(s.view.uid_next) + "] Predicted next UID\r\n";
+    out += "* OK [HIGHESTMODSEQ " + std::to_string(s.view.highest_modseq) + "] Highest\r\n";
+    if (cmd.condstore) condstore = true;
     const bool ro = s.read_only;
     selected = std::move(s);
     return ok(std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + cmd.name + " completed", std::move(out));
@@ -234,6 +247,13 @@ struct Backend::Impl {
     const bool only_subscribed =
         lsub || std::count(args.select_options.begin(), args.select_options.end(), "SUBSCRIBED");
     const bool want_special = std::count(args.select_options.begin(), args.select_options.end(), "SPECIAL-USE") != 0;
+    if (only_subscribed) {  // a subscription outlives its folder (RFC 3501 §6.3.9, RFC 5258 §3.1)
+      for (const auto& name : subscribed) {
+        if (std::none_of(all->begin(), all->end(), [&](const auto& f) { return f.name == name; })) {
+          all->push_back({name, false, false});
+        }
+      }
+    }
     std::string out;
     for (const auto& f : *all) {
       const std::string wire = to_wire(f.name);
@@ -255,8 +275,8 @@ struct Backend::Impl {
       };
       if (!f.exists) add(lsub ? "\\Noselect" : "\\NonExistent");
       add(f.has_children ? "\\HasChildren" : "\\HasNoChildren");
-      if (!lsub && subscribed.count(f.name) &&
-          std::count(args.return_options.begin(), args.return_options.end(), "SUBSCRIBED")) {
+      if (!lsub && subscribed.count(f.name) &&  // the SUBSCRIBED selection implies the return option (RFC 5258 §3)
+          (only_subscribed || std::count(args.return_options.begin(), args.return_options.end(), "SUBSCRIBED"))) {
         add("\\Subscribed");
       }
       if (!special.empty()) add(special);
@@ -291,7 +311,10 @@ struct Backend::Impl {
         v = view->uid_validity;
       else if (a == "RECENT")
         v = 0;
-      else if (a == "UNSEEN" || a == "DELETED") {
+      else if (a == "HIGHESTMODSEQ") {
+        v = view->highest_modseq;
+        condstore = true;
+      } else if (a == "UNSEEN" || a == "DELETED") {
         for (const auto& m : view->messages) v += has_flag(m.flags(), a == "UNSEEN" ? 'S' : 'T') == (a == "DELETED");
       } else if (a == "SIZE") {
         for (const auto& m : view->messages) v += m.wire_size;
@@ -339,9 +362,13 @@ struct Backend::Impl {
       }
     }
     sets_seen = sets_seen && !selected->read_only;
+    bool wants_modseq = cmd.changed_since.has_value();
+    for (const auto& item : cmd.fetch) wants_modseq = wants_modseq || item.kind == FetchItem::Kind::modseq;
+    if (wants_modseq) condstore = true;
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
-      if (sets_seen && !has_flag(m.flags(), 'S')) {  // RFC 9051 §6.4.5: BODY[] sets \Seen
+      if (cmd.changed_since && m.modseq <= *cmd.changed_since) continue;  // RFC 7162 §3.1.4
+      if (sets_seen && !has_flag(m.flags(), 'S')) {                       // RFC 9051 §6.4.5: BODY[] sets \Seen
         if (auto changed = selected->mailbox->set_flags(m, m.flags() + "S")) {
           m = *changed;
         }
@@ -417,10 +444,11 @@ struct Backend::Impl {
             add(std::string(name) + " {" + std::to_string(octets.size()) + "}\r\n" + octets);
             break;
           }
-          case K::modseq: break;  // CONDSTORE is not offered
+          case K::modseq: break;  // added once, below
         }
       }
       if (sets_seen && !flags_sent) add("FLAGS " + flags_of(m));
+      if (wants_modseq || (sets_seen && condstore)) add("MODSEQ (" + std::to_string(m.modseq) + ")");
       out += "* " + std::to_string(i + 1) + " FETCH (" + items + ")\r\n";
     }
     return ok(std::string(cmd.uid ? "UID " : "") + "FETCH completed", std::move(out));
@@ -428,9 +456,15 @@ struct Backend::Impl {
 
   Result store_flags(const Command& cmd) {
     if (selected->read_only) return no("[READ-ONLY] the mailbox is read-only");
-    std::string out;
+    if (cmd.store.unchanged_since) condstore = true;
+    std::vector<std::size_t> touched;
+    std::vector<std::uint32_t> modified;  // RFC 7162 §3.1.3: changed since UNCHANGEDSINCE, left alone
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
+      if (cmd.store.unchanged_since && m.modseq > *cmd.store.unchanged_since) {
+        modified.push_back(cmd.uid ? m.uid : static_cast<std::uint32_t>(i + 1));
+        continue;
+      }
       const std::string current = m.flags();
       std::string wanted;
       using Mode = StoreArgs::Mode;
@@ -449,15 +483,32 @@ struct Backend::Impl {
       if (wanted != current) {
         auto changed = selected->mailbox->set_flags(m, wanted);
         if (!changed) return no("[SERVERBUG] cannot change flags: " + changed.error().message());
+        const auto modseq = m.modseq;
         m = *changed;
+        m.modseq = modseq;
       }
-      if (!cmd.store.silent) {
-        out += "* " + std::to_string(i + 1) + " FETCH (";
-        if (cmd.uid) out += "UID " + std::to_string(m.uid) + " ";
-        out += "FLAGS " + flags_of(m) + ")\r\n";
+      touched.push_back(i);
+    }
+    // The new MODSEQs come from the index: one sync for the whole command.
+    if (auto now = selected->mailbox->sync()) {
+      for (auto i : touched) {
+        auto& m = selected->view.messages[i];
+        auto it = std::lower_bound(now->messages.begin(), now->messages.end(), m.uid,
+                                   [](const store::MessageFile& f, std::uint32_t uid) { return f.uid < uid; });
+        if (it != now->messages.end() && it->uid == m.uid) m = *it;
       }
     }
-    return ok(std::string(cmd.uid ? "UID " : "") + "STORE completed", std::move(out));
+    std::string out;
+    for (auto i : touched) {
+      const auto& m = selected->view.messages[i];
+      if (cmd.store.silent && !cmd.store.unchanged_since) continue;
+      out += "* " + std::to_string(i + 1) + " FETCH (";
+      if (cmd.uid) out += "UID " + std::to_string(m.uid) + " ";
+      out += "FLAGS " + flags_of(m) + modseq_of(m) + ")\r\n";
+    }
+    const std::string done = std::string(cmd.uid ? "UID " : "") + "STORE completed";
+    if (!modified.empty()) return ok("[MODIFIED " + sequence_text(modified) + "] " + done, std::move(out));
+    return ok(done, std::move(out));
   }
 
   Result copy(const Command& cmd, bool move) {
@@ -576,7 +627,7 @@ struct Backend::Impl {
       case K::sent_on:
       case K::sent_since: {
         // The Date: field's day; messages without one do not match.
-        const auto env = mime::parse_envelope(need_text().substr(0, need_text().find("\r\n\r\n") + 2));
+        const auto env = mime::parse_envelope(need_text());  // reads up to the empty line, if any
         if (!env.date) return false;
         const auto d = parse_date_days(*env.date);
         if (!d) return false;
@@ -595,9 +646,14 @@ struct Backend::Impl {
         return key.value.empty() ? !header_value(key.field).empty() : contains_ci(header_value(key.field), key.value);
       case K::body: return contains_ci(body_of(), key.value);
       case K::text: return contains_ci(need_text(), key.value);
-      case K::modseq: return true;
+      case K::modseq: return m.modseq >= key.number;
     }
     return false;
+  }
+
+  static bool uses_modseq(const SearchKey& key) {
+    if (key.kind == SearchKey::Kind::modseq) return true;
+    return std::any_of(key.children.begin(), key.children.end(), [](const SearchKey& c) { return uses_modseq(c); });
   }
 
   static std::optional<std::int64_t> parse_date_days(std::string_view date) {
@@ -627,16 +683,22 @@ struct Backend::Impl {
       return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
     }
     std::vector<std::uint32_t> found;
+    std::uint64_t highest = 0;  // of the messages found, for SEARCH MODSEQ (RFC 7162 §3.1.5)
     for (std::size_t i = 0; i < selected->view.messages.size(); ++i) {
       std::optional<std::string> text;
-      if (matches(cmd.search, i, text))
-        found.push_back(cmd.uid ? selected->view.messages[i].uid : static_cast<std::uint32_t>(i + 1));
+      if (!matches(cmd.search, i, text)) continue;
+      found.push_back(cmd.uid ? selected->view.messages[i].uid : static_cast<std::uint32_t>(i + 1));
+      highest = std::max(highest, selected->view.messages[i].modseq);
     }
+    const bool by_modseq = uses_modseq(cmd.search);
+    if (by_modseq) condstore = true;
+    const std::string modseq_suffix =
+        by_modseq && !found.empty() ? " (MODSEQ " + std::to_string(highest) + ")" : std::string();
     const std::string done = std::string(cmd.uid ? "UID " : "") + "SEARCH completed";
     if (cmd.search_return.empty()) {
       std::string hits = "* SEARCH";
       for (auto n : found) hits += " " + std::to_string(n);
-      return ok(done, hits + "\r\n");
+      return ok(done, hits + modseq_suffix + "\r\n");
     }
     // ESEARCH (RFC 4731 §3.1): only what RETURN asked for.
     std::string out = "* ESEARCH (TAG ";
@@ -649,6 +711,7 @@ struct Backend::Impl {
       if (r == "COUNT") out += " COUNT " + std::to_string(found.size());
       if (r == "ALL" && !found.empty()) out += " ALL " + sequence_text(found);
     }
+    if (by_modseq && !found.empty()) out += " MODSEQ " + std::to_string(highest);
     return ok(done, out + "\r\n");
   }
 
@@ -659,6 +722,16 @@ struct Backend::Impl {
       specials_checked = true;
     }
     if (n == "SELECT" || n == "EXAMINE") return select(cmd);
+    if (n == "ENABLE") {  // RFC 5161: what it enables, of what was asked
+      std::string enabled = "* ENABLED";
+      for (const auto& cap : cmd.atoms) {
+        if (cap == "CONDSTORE" && !condstore) {
+          condstore = true;
+          enabled += " CONDSTORE";
+        }
+      }
+      return ok("ENABLE completed", enabled + "\r\n");
+    }
     if (n == "LIST" || n == "LSUB") return list(cmd);
     if (n == "STATUS") return status(cmd);
     if (n == "APPEND") return append(cmd);

@@ -22,7 +22,7 @@ Session::Session(SessionConfig config) : config_(std::move(config)), reader_(con
 std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH "
-      "LIST-EXTENDED LIST-STATUS STATUS=SIZE";
+      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE";
   caps += " APPENDLIMIT=" + std::to_string(config_.append_limit);
   if (state_ == State::not_authenticated) {
     if (config_.starttls && !config_.tls_active) caps += " STARTTLS";
@@ -144,10 +144,6 @@ void Session::dispatch(Command cmd) {
     output_ += "+ idling\r\n";
     idle_tag_ = cmd.tag;
     return;
-  }
-  if (n == "ENABLE") {  // nothing to enable yet but what the client may ask harmlessly (RFC 5161)
-    output_ += "* ENABLED\r\n";
-    return tagged(cmd.tag, "OK ENABLE completed");
   }
   if (n == "NAMESPACE") {  // RFC 2342: one personal namespace, "." as delimiter
     output_ += "* NAMESPACE ((\"\" \".\")) NIL NIL\r\n";
