@@ -13,6 +13,7 @@
 #include "mime/entity.hpp"
 #include "mime/envelope.hpp"
 #include "mime/header.hpp"
+#include "mime/transfer_encoding.hpp"
 #include "store/folders.hpp"
 #include "store/mailbox.hpp"
 #include "store/mutf7.hpp"
@@ -414,8 +415,17 @@ struct Backend::Impl {
             add(b);
             break;
           }
-          case K::body_section:
           case K::binary: {
+            auto octets = binary_octets(*text, *root, item);
+            if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
+            const auto part = partial(*octets, item);
+            // literal8 (RFC 3516 §4.2) only when the octets need it.
+            const bool nul = part.find('\0') != std::string_view::npos;
+            add(section_label(item) + " " + (nul ? "~{" : "{") + std::to_string(part.size()) + "}\r\n" +
+                std::string(part));
+            break;
+          }
+          case K::body_section: {
             const std::string octets = section_octets(*text, *root, item);
             std::string s = section_label(item) + " ";
             const auto part = partial(octets, item);
@@ -427,8 +437,9 @@ struct Backend::Impl {
           case K::binary_size: {
             FetchItem body = item;
             body.kind = K::binary;
-            add("BINARY.SIZE[" + section_label(body).substr(7) + " " +
-                std::to_string(section_octets(*text, *root, body).size()));
+            auto octets = binary_octets(*text, *root, body);
+            if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
+            add("BINARY.SIZE[" + section_label(body).substr(7) + " " + std::to_string(octets->size()));
             break;
           }
           case K::rfc822:
@@ -649,6 +660,16 @@ struct Backend::Impl {
       case K::modseq: return m.modseq >= key.number;
     }
     return false;
+  }
+
+  // BINARY[part]: the part's body with its transfer encoding undone (RFC 3516 §4.2).
+  static std::optional<std::string> binary_octets(std::string_view message, const mime::Entity& root,
+                                                  const FetchItem& item) {
+    if (item.part.empty()) return std::string(message);
+    const mime::Entity* e = mime::find_section(root, item.part);
+    if (!e) return std::string();
+    if (e->is_multipart() || e->embedded_message()) return std::string(e->body.of(message));
+    return mime::decode_transfer_encoding(e->body.of(message), e->encoding);
   }
 
   static bool uses_modseq(const SearchKey& key) {

@@ -22,7 +22,7 @@ Session::Session(SessionConfig config) : config_(std::move(config)), reader_(con
 std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH "
-      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE";
+      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE BINARY";
   caps += " APPENDLIMIT=" + std::to_string(config_.append_limit);
   if (state_ == State::not_authenticated) {
     if (config_.starttls && !config_.tls_active) caps += " STARTTLS";
@@ -74,8 +74,10 @@ void Session::process() {
       auto line = reader_.next_line();
       if (!line) return;
       if (idle_tag_) {
-        // RFC 2177: only DONE ends IDLE; anything else is a protocol error.
-        if (line->size() == 4 && (*line == "DONE" || *line == "done" || *line == "Done")) {
+        // RFC 2177: only DONE (in any case, as every IMAP keyword) ends IDLE; anything else is a protocol error.
+        std::string word = *line;
+        for (auto& ch : word) ch = static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+        if (word == "DONE") {
           tagged(*idle_tag_, "OK IDLE terminated");
         } else {
           bad(*idle_tag_, "expected DONE");
