@@ -9,6 +9,7 @@
 
 #include "imap/fetch.hpp"
 #include "imap/format.hpp"
+#include "mime/charset.hpp"
 #include "mime/encoded_word.hpp"
 #include "mime/entity.hpp"
 #include "mime/envelope.hpp"
@@ -76,13 +77,15 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
   return lower_ascii(haystack).find(lower_ascii(needle)) != std::string::npos;
 }
 
-// Mailbox names: modified UTF-7 on the wire for IMAP4rev1 clients, UTF-8 in the store.
-std::optional<std::string> from_wire(const std::string& name) {
+// Mailbox names: modified UTF-7 on the wire for IMAP4rev1 clients, UTF-8
+// for IMAP4rev2 (RFC 9051 §5.1), UTF-8 in the store.
+std::optional<std::string> from_wire(const std::string& name, bool utf8) {
   if (name == "INBOX") return name;
+  if (utf8) return mime::is_valid_utf8(name) ? std::optional<std::string>(name) : std::nullopt;
   return store::mutf7_to_utf8(name);
 }
-std::string to_wire(const std::string& name) {
-  return name == "INBOX" ? name : store::utf8_to_mutf7(name);
+std::string to_wire(const std::string& name, bool utf8) {
+  return name == "INBOX" || utf8 ? name : store::utf8_to_mutf7(name);
 }
 
 // Ascending numbers as a sequence set: "1:3,7,9:10".
@@ -114,6 +117,8 @@ struct Backend::Impl {
   // RFC 7162 §3.1: once the client has used CONDSTORE, flag changes it is
   // told of carry their MODSEQ.
   bool condstore = false;
+  bool rev2 = false;                 // ENABLE IMAP4rev2: UTF-8 names, ESEARCH, no \Recent (RFC 9051)
+  std::vector<std::uint32_t> saved;  // UIDs of SEARCH RETURN (SAVE), for "$" (RFC 5182)
 
   struct Selected {
     std::string name;
@@ -125,7 +130,7 @@ struct Backend::Impl {
 
   // --- helpers ------------------------------------------------------------
   std::optional<std::filesystem::path> path_of(const std::string& wire_name) {
-    auto name = from_wire(wire_name);
+    auto name = from_wire(wire_name, rev2);
     if (!name || !folders.exists(*name)) return std::nullopt;
     auto path = folders.folder_path(*name);
     if (!path) return std::nullopt;
@@ -136,6 +141,12 @@ struct Backend::Impl {
     std::vector<std::size_t> out;
     const auto& msgs = selected->view.messages;
     if (msgs.empty()) return out;
+    if (set.saved) {  // "$": the messages of the saved result that still exist
+      for (std::size_t i = 0; i < msgs.size(); ++i) {
+        if (std::binary_search(saved.begin(), saved.end(), msgs[i].uid)) out.push_back(i);
+      }
+      return out;
+    }
     const std::uint32_t largest = uid ? msgs.back().uid : static_cast<std::uint32_t>(msgs.size());
     for (std::size_t i = 0; i < msgs.size(); ++i) {
       if (set.contains(uid ? msgs[i].uid : static_cast<std::uint32_t>(i + 1), largest)) out.push_back(i);
@@ -218,13 +229,16 @@ struct Backend::Impl {
     out += "* FLAGS " + std::string(kSystemFlags) + "\r\n";
     out += "* OK [PERMANENTFLAGS " + std::string(s.read_only ? "()" : kSystemFlags) + "] Flags permitted\r\n";
     out += "* " + std::to_string(s.view.messages.size()) + " EXISTS\r\n";
-    out += "* 0 RECENT\r\n";
-    for (std::size_t i = 0; i < s.view.messages.size(); ++i) {
-      if (!has_flag(s.view.messages[i].flags(), 'S')) {
-        out += "* OK [UNSEEN " + std::to_string(i + 1) + "] First unseen\r\n";
-        break;
+    if (!rev2) {  // IMAP4rev1 only (RFC 9051 Appendix E)
+      out += "* 0 RECENT\r\n";
+      for (std::size_t i = 0; i < s.view.messages.size(); ++i) {
+        if (!has_flag(s.view.messages[i].flags(), 'S')) {
+          out += "* OK [UNSEEN " + std::to_string(i + 1) + "] First unseen\r\n";
+          break;
+        }
       }
     }
+    saved.clear();  // "$" is per selected mailbox (RFC 5182 §2.1)
     out += "* OK [UIDVALIDITY " + std::to_string(s.view.uid_validity) + "] UIDs valid\r\n";
     out += "* OK [UIDNEXT " + std::to_string(s.view.uid_next) + "] Predicted next UID\r\n";
     out += "* OK [HIGHESTMODSEQ " + std::to_string(s.view.highest_modseq) + "] Highest\r\n";
@@ -257,7 +271,7 @@ struct Backend::Impl {
     }
     std::string out;
     for (const auto& f : *all) {
-      const std::string wire = to_wire(f.name);
+      const std::string wire = to_wire(f.name, rev2);
       bool match = false;
       for (const auto& p : args.patterns) {
         // "INBOX" matches case-insensitively (RFC 9051 §6.3.9).
@@ -613,9 +627,12 @@ struct Backend::Impl {
       case K::or_: return matches(key.children[0], index, text) || matches(key.children[1], index, text);
       case K::not_: return !matches(key.children[0], index, text);
       case K::sequence:
+        if (key.set.saved) return std::binary_search(saved.begin(), saved.end(), m.uid);
         return key.set.contains(static_cast<std::uint32_t>(index + 1),
                                 static_cast<std::uint32_t>(selected->view.messages.size()));
-      case K::uid: return key.set.contains(m.uid, selected->view.messages.back().uid);
+      case K::uid:
+        if (key.set.saved) return std::binary_search(saved.begin(), saved.end(), m.uid);
+        return key.set.contains(m.uid, selected->view.messages.back().uid);
       case K::answered: return has_flag(f, 'R');
       case K::deleted: return has_flag(f, 'T');
       case K::draft: return has_flag(f, 'D');
@@ -704,19 +721,28 @@ struct Backend::Impl {
       return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
     }
     std::vector<std::uint32_t> found;
+    std::vector<std::uint32_t> found_uids;
     std::uint64_t highest = 0;  // of the messages found, for SEARCH MODSEQ (RFC 7162 §3.1.5)
     for (std::size_t i = 0; i < selected->view.messages.size(); ++i) {
       std::optional<std::string> text;
       if (!matches(cmd.search, i, text)) continue;
       found.push_back(cmd.uid ? selected->view.messages[i].uid : static_cast<std::uint32_t>(i + 1));
+      found_uids.push_back(selected->view.messages[i].uid);
       highest = std::max(highest, selected->view.messages[i].modseq);
     }
+    std::vector<std::string> returns = cmd.search_return;
+    if (const auto save = std::find(returns.begin(), returns.end(), "SAVE"); save != returns.end()) {
+      saved = std::move(found_uids);  // RFC 5182 §2.1: kept as UIDs, so expunges do not shift it
+      returns.erase(save);
+      if (returns.empty()) return ok(std::string(cmd.uid ? "UID " : "") + "SEARCH completed, result saved");
+    }
+    if (returns.empty() && rev2) returns.push_back("ALL");  // IMAP4rev2 answers with ESEARCH only
     const bool by_modseq = uses_modseq(cmd.search);
     if (by_modseq) condstore = true;
     const std::string modseq_suffix =
         by_modseq && !found.empty() ? " (MODSEQ " + std::to_string(highest) + ")" : std::string();
     const std::string done = std::string(cmd.uid ? "UID " : "") + "SEARCH completed";
-    if (cmd.search_return.empty()) {
+    if (returns.empty()) {
       std::string hits = "* SEARCH";
       for (auto n : found) hits += " " + std::to_string(n);
       return ok(done, hits + modseq_suffix + "\r\n");
@@ -726,7 +752,7 @@ struct Backend::Impl {
     append_string(out, cmd.tag);
     out += ")";
     if (cmd.uid) out += " UID";
-    for (const auto& r : cmd.search_return) {
+    for (const auto& r : returns) {
       if (r == "MIN" && !found.empty()) out += " MIN " + std::to_string(found.front());
       if (r == "MAX" && !found.empty()) out += " MAX " + std::to_string(found.back());
       if (r == "COUNT") out += " COUNT " + std::to_string(found.size());
@@ -750,6 +776,10 @@ struct Backend::Impl {
           condstore = true;
           enabled += " CONDSTORE";
         }
+        if (cap == "IMAP4REV2" && !rev2) {
+          rev2 = true;
+          enabled += " IMAP4rev2";
+        }
       }
       return ok("ENABLE completed", enabled + "\r\n");
     }
@@ -758,7 +788,7 @@ struct Backend::Impl {
     if (n == "APPEND") return append(cmd);
     if (n == "NOOP" || n == "CHECK") return ok(n + " completed", update(true));
     if (n == "CREATE" || n == "DELETE" || n == "SUBSCRIBE" || n == "UNSUBSCRIBE" || n == "RENAME") {
-      auto name = from_wire(cmd.mailbox);
+      auto name = from_wire(cmd.mailbox, rev2);
       if (!name) return {{}, "BAD the mailbox name is not valid modified UTF-7"};
       std::error_code ec;
       if (n == "CREATE") {
@@ -773,7 +803,7 @@ struct Backend::Impl {
       } else if (n == "UNSUBSCRIBE") {
         ec = folders.unsubscribe(*name);
       } else {
-        auto to = from_wire(cmd.mailbox2);
+        auto to = from_wire(cmd.mailbox2, rev2);
         if (!to) return {{}, "BAD the new name is not valid modified UTF-7"};
         ec = folders.exists(*name) ? folders.rename(*name, *to)
                                    : std::make_error_code(std::errc::no_such_file_or_directory);
