@@ -118,6 +118,7 @@ struct Backend::Impl {
   // told of carry their MODSEQ.
   bool condstore = false;
   bool rev2 = false;                 // ENABLE IMAP4rev2: UTF-8 names, ESEARCH, no \Recent (RFC 9051)
+  bool utf8_names = false;           // IMAP4rev2 or UTF8=ACCEPT (RFC 6855): names in UTF-8, not mUTF-7
   std::vector<std::uint32_t> saved;  // UIDs of SEARCH RETURN (SAVE), for "$" (RFC 5182)
 
   struct Selected {
@@ -130,7 +131,7 @@ struct Backend::Impl {
 
   // --- helpers ------------------------------------------------------------
   std::optional<std::filesystem::path> path_of(const std::string& wire_name) {
-    auto name = from_wire(wire_name, rev2);
+    auto name = from_wire(wire_name, utf8_names);
     if (!name || !folders.exists(*name)) return std::nullopt;
     auto path = folders.folder_path(*name);
     if (!path) return std::nullopt;
@@ -271,7 +272,7 @@ struct Backend::Impl {
     }
     std::string out;
     for (const auto& f : *all) {
-      const std::string wire = to_wire(f.name, rev2);
+      const std::string wire = to_wire(f.name, utf8_names);
       bool match = false;
       for (const auto& p : args.patterns) {
         // "INBOX" matches case-insensitively (RFC 9051 §6.3.9).
@@ -777,8 +778,12 @@ struct Backend::Impl {
           enabled += " CONDSTORE";
         }
         if (cap == "IMAP4REV2" && !rev2) {
-          rev2 = true;
+          rev2 = utf8_names = true;
           enabled += " IMAP4rev2";
+        }
+        if (cap == "UTF8=ACCEPT" && !utf8_names) {
+          utf8_names = true;
+          enabled += " UTF8=ACCEPT";
         }
       }
       return ok("ENABLE completed", enabled + "\r\n");
@@ -788,7 +793,7 @@ struct Backend::Impl {
     if (n == "APPEND") return append(cmd);
     if (n == "NOOP" || n == "CHECK") return ok(n + " completed", update(true));
     if (n == "CREATE" || n == "DELETE" || n == "SUBSCRIBE" || n == "UNSUBSCRIBE" || n == "RENAME") {
-      auto name = from_wire(cmd.mailbox, rev2);
+      auto name = from_wire(cmd.mailbox, utf8_names);
       if (!name) return {{}, "BAD the mailbox name is not valid modified UTF-7"};
       std::error_code ec;
       if (n == "CREATE") {
@@ -803,7 +808,7 @@ struct Backend::Impl {
       } else if (n == "UNSUBSCRIBE") {
         ec = folders.unsubscribe(*name);
       } else {
-        auto to = from_wire(cmd.mailbox2, rev2);
+        auto to = from_wire(cmd.mailbox2, utf8_names);
         if (!to) return {{}, "BAD the new name is not valid modified UTF-7"};
         ec = folders.exists(*name) ? folders.rename(*name, *to)
                                    : std::make_error_code(std::errc::no_such_file_or_directory);
