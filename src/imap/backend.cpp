@@ -117,8 +117,10 @@ struct Backend::Impl {
   // RFC 7162 §3.1: once the client has used CONDSTORE, flag changes it is
   // told of carry their MODSEQ.
   bool condstore = false;
-  bool rev2 = false;                 // ENABLE IMAP4rev2: UTF-8 names, ESEARCH, no \Recent (RFC 9051)
-  bool utf8_names = false;           // IMAP4rev2 or UTF8=ACCEPT (RFC 6855): names in UTF-8, not mUTF-7
+  bool rev2 = false;  // ENABLE IMAP4rev2: UTF-8 names, ESEARCH, no \Recent (RFC 9051)
+  bool utf8_names = false;
+  bool qresync = false;  // ENABLE QRESYNC (RFC 7162 §3.2): VANISHED instead of EXPUNGE           // IMAP4rev2 or
+                         // UTF8=ACCEPT (RFC 6855): names in UTF-8, not mUTF-7
   std::vector<std::uint32_t> saved;  // UIDs of SEARCH RETURN (SAVE), for "$" (RFC 5182)
 
   struct Selected {
@@ -164,6 +166,43 @@ struct Backend::Impl {
     return to_crlf(*text);
   }
 
+  // Takes the messages at `indexes` (ascending) out of the view and says so:
+  // "* n EXPUNGE" from the highest down (so the numbers stay right), or one
+  // "* VANISHED uids" with QRESYNC (RFC 7162 §3.2.10).
+  std::string remove_from_view(const std::vector<std::size_t>& indexes) {
+    std::string out;
+    if (indexes.empty()) return out;
+    auto& msgs = selected->view.messages;
+    std::vector<std::uint32_t> uids;
+    for (auto it = indexes.rbegin(); it != indexes.rend(); ++it) {
+      uids.push_back(msgs[*it].uid);
+      if (!qresync) out += "* " + std::to_string(*it + 1) + " EXPUNGE\r\n";
+      msgs.erase(msgs.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    if (qresync) {
+      std::sort(uids.begin(), uids.end());
+      out = "* VANISHED " + sequence_text(uids) + "\r\n";
+    }
+    return out;
+  }
+
+  // UIDs of `set` (or 1:UIDNEXT-1) that are not in the view: VANISHED
+  // (EARLIER) without a history of expunges. RFC 7162 §3.2.5.2 lets the
+  // server name UIDs the client never had; clients ignore those.
+  std::string vanished_earlier(const std::optional<SequenceSet>& set) const {
+    const auto& msgs = selected->view.messages;
+    const std::uint32_t top = selected->view.uid_next - 1;
+    std::vector<std::uint32_t> gone;
+    std::size_t k = 0;
+    for (std::uint32_t uid = 1; uid <= top; ++uid) {
+      while (k < msgs.size() && msgs[k].uid < uid) ++k;
+      if (k < msgs.size() && msgs[k].uid == uid) continue;
+      if (set && !set->contains(uid, top)) continue;
+      gone.push_back(uid);
+    }
+    return gone.empty() ? std::string() : "* VANISHED (EARLIER) " + sequence_text(gone) + "\r\n";
+  }
+
   std::string flags_of(const store::MessageFile& m) const { return "(" + store::Mailbox::imap_flags(m.flags()) + ")"; }
   // " MODSEQ (n)" after FLAGS once CONDSTORE is in use, else nothing.
   std::string modseq_of(const store::MessageFile& m) const {
@@ -184,12 +223,11 @@ struct Backend::Impl {
     std::set<std::uint32_t> present;
     for (const auto& m : now->messages) present.insert(m.uid);
     if (expunges_allowed) {
-      for (std::size_t i = old.size(); i-- > 0;) {
-        if (!present.count(old[i].uid)) {
-          out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
-          old.erase(old.begin() + static_cast<std::ptrdiff_t>(i));
-        }
+      std::vector<std::size_t> expunged;
+      for (std::size_t i = 0; i < old.size(); ++i) {
+        if (!present.count(old[i].uid)) expunged.push_back(i);
       }
+      out += remove_from_view(expunged);
     }
     std::size_t j = 0;
     for (std::size_t i = 0; i < old.size(); ++i) {
@@ -216,6 +254,9 @@ struct Backend::Impl {
 
   // --- commands -------------------------------------------------------------
   Result select(const Command& cmd) {
+    if (cmd.qresync && !qresync) return {{}, "BAD QRESYNC must be enabled first"};
+    // RFC 7162 §3.2.11: the old mailbox is closed before the new one's responses.
+    std::string closed = qresync && selected ? "* OK [CLOSED] Previous mailbox closed\r\n" : "";
     selected.reset();
     auto path = path_of(cmd.mailbox);
     if (!path) return no("[NONEXISTENT] no such mailbox");
@@ -245,7 +286,18 @@ struct Backend::Impl {
     out += "* OK [HIGHESTMODSEQ " + std::to_string(s.view.highest_modseq) + "] Highest\r\n";
     if (cmd.condstore) condstore = true;
     const bool ro = s.read_only;
+    const auto validity = s.view.uid_validity;
     selected = std::move(s);
+    if (cmd.qresync && cmd.qresync->uid_validity == validity) {  // what changed since the client's MODSEQ
+      out += vanished_earlier(cmd.qresync->known_uids);
+      const auto& msgs = selected->view.messages;
+      for (std::size_t i = 0; i < msgs.size(); ++i) {
+        if (msgs[i].modseq <= cmd.qresync->modseq) continue;
+        out += "* " + std::to_string(i + 1) + " FETCH (UID " + std::to_string(msgs[i].uid) + " FLAGS " +
+               flags_of(msgs[i]) + " MODSEQ (" + std::to_string(msgs[i].modseq) + "))\r\n";
+      }
+    }
+    out = closed + out;
     return ok(std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + cmd.name + " completed", std::move(out));
   }
 
@@ -381,6 +433,11 @@ struct Backend::Impl {
     bool wants_modseq = cmd.changed_since.has_value();
     for (const auto& item : cmd.fetch) wants_modseq = wants_modseq || item.kind == FetchItem::Kind::modseq;
     if (wants_modseq) condstore = true;
+    if (cmd.vanished) {  // UID FETCH ... (CHANGEDSINCE n VANISHED), RFC 7162 §3.2.6
+      if (!qresync || !cmd.uid || !cmd.changed_since)
+        return {{}, "BAD VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE"};
+      out += vanished_earlier(cmd.set);
+    }
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
       if (cmd.changed_since && m.modseq <= *cmd.changed_since) continue;  // RFC 7162 §3.1.4
@@ -564,10 +621,7 @@ struct Backend::Impl {
     // MOVE (RFC 6851 §4.2): COPYUID untagged, then the EXPUNGEs.
     std::string out = "* OK " + code + " Moved\r\n";
     if (auto ec = selected->mailbox->remove(files)) return no("[SERVERBUG] cannot remove the originals");
-    for (auto it = indexes.rbegin(); it != indexes.rend(); ++it) {
-      out += "* " + std::to_string(*it + 1) + " EXPUNGE\r\n";
-      selected->view.messages.erase(selected->view.messages.begin() + static_cast<std::ptrdiff_t>(*it));
-    }
+    out += remove_from_view(indexes);
     return ok("MOVE completed", std::move(out));
   }
 
@@ -586,12 +640,7 @@ struct Backend::Impl {
     if (!files.empty()) {
       if (auto ec = selected->mailbox->remove(files)) return std::nullopt;
     }
-    std::string out;
-    for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
-      out += "* " + std::to_string(*it + 1) + " EXPUNGE\r\n";
-      selected->view.messages.erase(selected->view.messages.begin() + static_cast<std::ptrdiff_t>(*it));
-    }
-    return out;
+    return remove_from_view(doomed);
   }
 
   bool matches(const SearchKey& key, std::size_t index, std::optional<std::string>& text) {
@@ -780,6 +829,10 @@ struct Backend::Impl {
         if (cap == "IMAP4REV2" && !rev2) {
           rev2 = utf8_names = true;
           enabled += " IMAP4rev2";
+        }
+        if (cap == "QRESYNC" && !qresync) {  // implies CONDSTORE (RFC 7162 §3.2.3)
+          qresync = condstore = true;
+          enabled += " QRESYNC";
         }
         if (cap == "UTF8=ACCEPT" && !utf8_names) {
           utf8_names = true;

@@ -656,6 +656,24 @@ void parse_into(Cursor& c, Command& cmd) {
       do {
         const std::string p = upper(c.atom());
         if (p == "CONDSTORE") cmd.condstore = true;
+        if (p == "QRESYNC") {  // RFC 7162 §3.2.5: (uidvalidity modseq [known-uids [seq-match-data]])
+          c.space();
+          c.expect('(', "QRESYNC parameters");
+          Qresync q;
+          q.uid_validity = c.nz_number();
+          c.space();
+          q.modseq = c.number(UINT64_MAX >> 1);
+          if (c.eat(' ') && c.peek() != '(') q.known_uids = sequence_set(c);
+          if (c.eat(' ') || c.peek() == '(') {  // seq-match-data: accepted, not needed with the gaps reported
+            c.expect('(', "the sequence match data");
+            sequence_set(c);
+            c.space();
+            sequence_set(c);
+            c.expect(')', "the end of the sequence match data");
+          }
+          c.expect(')', "the end of the QRESYNC parameters");
+          cmd.qresync = std::move(q);
+        }
         cmd.atoms.push_back(p);
       } while (c.eat(' '));
       c.expect(')', "the end of the SELECT parameters");

@@ -132,6 +132,13 @@ struct AppendArgs {
   bool binary = false;
 };
 
+// SELECT's QRESYNC parameter (RFC 7162 §3.2.5).
+struct Qresync {
+  std::uint32_t uid_validity = 0;
+  std::uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;
+};
+
 struct Command {
   std::string tag;
   std::string name;  // upper case, e.g. "FETCH"; "UID FETCH" for UID forms
@@ -156,6 +163,7 @@ struct Command {
   std::vector<AppendArgs> append;                       // APPEND (MULTIAPPEND would add more)
   std::vector<std::pair<std::string, std::string>> id;  // ID parameters
   bool condstore = false;                               // SELECT/EXAMINE (CONDSTORE)
+  std::optional<Qresync> qresync;                       // SELECT/EXAMINE (QRESYNC (...))
 };
 
 struct ParseError {

@@ -59,7 +59,7 @@ class Reader {
   RawCommand current_;
   std::size_t text_size_ = 0;
   std::uint64_t literal_octets_ = 0;  // of the literals of the command so far
-  std::uint64_t literal_left_ = 0;  // octets of the literal being read
+  std::uint64_t literal_left_ = 0;    // octets of the literal being read
   bool in_literal_ = false;
   bool discarding_ = false;     // over a limit: read and drop
   bool skipping_line_ = false;  // an over-long line: drop up to its end

@@ -22,7 +22,7 @@ Session::Session(SessionConfig config) : config_(std::move(config)), reader_(con
 std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH "
-      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE BINARY SEARCHRES UTF8=ACCEPT IMAP4rev2";
+      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC BINARY SEARCHRES UTF8=ACCEPT IMAP4rev2";
   caps += " APPENDLIMIT=" + std::to_string(config_.append_limit);
   if (state_ == State::not_authenticated) {
     if (config_.starttls && !config_.tls_active) caps += " STARTTLS";
