@@ -10,6 +10,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "core/deflate.hpp"
 #include "core/ids.hpp"
 #include "core/network.hpp"
 #include "imap/backend.hpp"
@@ -80,12 +81,20 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
   std::uint64_t seen_generation = 0;
   int idle_ticks = 0;
   bool told_to_stop = false;
+  // COMPRESS=DEFLATE (RFC 4978), once the client asks: both directions.
+  std::unique_ptr<core::Deflater> deflater;
+  std::unique_ptr<core::Inflater> inflater;
   for (;;) {
     std::string out = session.take_output();
     if (!out.empty()) {
+      if (deflater) out = deflater->compress(out);
       std::error_code ec;
       co_await conn->write(out, kWriteTimeout, ec);
       if (ec) break;
+    }
+    if (session.take_compress()) {
+      deflater = std::make_unique<core::Deflater>();
+      inflater = std::make_unique<core::Inflater>();
     }
     if (session.closing()) break;
     if (session.wants_tls()) {
@@ -140,7 +149,13 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
     }
     if (ec == asio::error::operation_aborted) continue;
     if (ec || n == 0) break;
-    session.feed(std::string_view(buf.data(), n));
+    if (inflater) {
+      auto plain = inflater->decompress(std::string_view(buf.data(), n));
+      if (!plain) break;  // not a DEFLATE stream: nothing more can be understood
+      session.feed(*plain);
+    } else {
+      session.feed(std::string_view(buf.data(), n));
+    }
   }
   spdlog::info("imap session={} event=disconnect", session_id);
 }

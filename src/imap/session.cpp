@@ -22,7 +22,7 @@ Session::Session(SessionConfig config) : config_(std::move(config)), reader_(con
 std::string Session::capabilities() const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH "
-      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC BINARY SEARCHRES UTF8=ACCEPT IMAP4rev2";
+      "LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC BINARY SEARCHRES UTF8=ACCEPT IMAP4rev2 COMPRESS=DEFLATE";
   caps += " APPENDLIMIT=" + std::to_string(config_.append_limit);
   if (state_ == State::not_authenticated) {
     if (config_.starttls && !config_.tls_active) caps += " STARTTLS";
@@ -145,6 +145,16 @@ void Session::dispatch(Command cmd) {
   if (n == "IDLE") {
     output_ += "+ idling\r\n";
     idle_tag_ = cmd.tag;
+    return;
+  }
+  if (n == "COMPRESS") {
+    if (cmd.atoms.empty() || cmd.atoms[0] != "DEFLATE") return bad(cmd.tag, "only COMPRESS DEFLATE is offered");
+    if (compressed_) return tagged(cmd.tag, "NO [COMPRESSIONACTIVE] DEFLATE is active already");
+    tagged(cmd.tag, "OK DEFLATE active");
+    wants_compress_ = compressed_ = true;
+    // The client sends nothing more before this OK (RFC 4978 §3); whatever
+    // it did send is not in the stream that starts now.
+    reader_ = Reader(config_.append_limit);
     return;
   }
   if (n == "NAMESPACE") {  // RFC 2342: one personal namespace, "." as delimiter

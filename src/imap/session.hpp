@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "auth/sasl.hpp"
 #include "imap/command.hpp"
@@ -45,6 +46,9 @@ class Session {
   std::optional<Request> take_request();
   bool paused() const { return pending_.has_value(); }
   bool wants_tls() const { return wants_tls_; }
+  // COMPRESS DEFLATE was accepted (RFC 4978): once its OK is written, both
+  // directions go through DEFLATE. True once.
+  bool take_compress() { return std::exchange(wants_compress_, false); }
   void tls_started();
   bool closing() const { return state_ == State::logout; }
   bool idling() const { return idle_tag_.has_value(); }
@@ -81,6 +85,8 @@ class Session {
   std::optional<Request> pending_;
   bool handed_out_ = false;
   bool wants_tls_ = false;
+  bool wants_compress_ = false;
+  bool compressed_ = false;
   std::uint32_t errors_ = 0;
   std::string user_;
   std::string pending_tag_;               // of the command a request belongs to
