@@ -8,9 +8,11 @@
 //
 // Limits keep memory bounded: the text of a command at most 64 KiB, each
 // literal at most 64 KiB unless the command is APPEND (then the APPENDLIMIT
-// given), and non-synchronizing literals of APPEND at most 4 KiB beyond
+// given), all of a command's literals together at most that limit and 64
+// KiB more, and non-synchronizing literals of APPEND at most 4 KiB beyond
 // that limit are refused as RFC 7888 §4 allows for LITERAL-. An over-limit
-// command is read to its end and reported as too long, without storing it.
+// command is read to its end and reported as too long, without storing it
+// (but the start of its first line, for the tag).
 #pragma once
 
 #include <cstdint>

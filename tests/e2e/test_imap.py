@@ -353,10 +353,6 @@ def fetch(c, seq, items, uid=False):
     return out, done
 
 
-def untagged_lines(untagged):
-    return [u if isinstance(u, bytes) else b"".join(s for _, s in u) for u in untagged]
-
-
 def selected(server, mailbox="INBOX"):
     c = RawIMAP(server.imap_port)
     c.login()
@@ -459,6 +455,21 @@ def test_list_shows_inbox_and_special_use_folders(imap):
             f'* LIST (\\HasNoChildren {attr}) "." "{name}"'.encode() for name, attr in SPECIAL_USE.items())
 
 
+def test_list_extended_subscribed(imap):
+    with RawIMAP(imap.imap_port) as c:
+        c.login()
+        c.ok("CREATE Plain")
+        c.ok("SUBSCRIBE Gone")                         # subscribed, never made
+        untagged, _ = c.ok('LIST (SUBSCRIBED) "" *')
+        want = {f'* LIST (\\HasNoChildren \\Subscribed {attr}) "." "{name}"'.encode()
+                for name, attr in SPECIAL_USE.items()}
+        want.add(b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "." "Gone"')
+        assert set(untagged) == want
+        untagged, _ = c.ok('LIST "" (Plain Sent) RETURN (SUBSCRIBED)')
+        assert set(untagged) == {b'* LIST (\\HasNoChildren) "." "Plain"',
+                                 b'* LIST (\\HasNoChildren \\Subscribed \\Sent) "." "Sent"'}
+
+
 def test_select_and_examine_responses(imap):
     deliver(imap, plain_message())
     deliver(imap, plain_message())
@@ -559,6 +570,22 @@ def test_fetch_plain_message(imap):
         got, _ = fetch(c, "1", "FLAGS")
         assert got[1]["FLAGS"] == ["\\Seen"]
     assert flags_of(mail_files(imap)[0]) == "S"
+
+
+def test_fetch_header_fields_of_folded_and_repeated_fields(imap):
+    msg = make_message(subject="folded " + unique(), sender=SENDER, to=USER, msgid=f"<{unique()}@client.test>",
+                       headers=("X-Folded: first part\r\n\tsecond part\r\n  third", "X-Twice: one", "x-twice: two"))
+    wire = crlf(deliver(imap, msg))
+    header = wire.partition(b"\r\n\r\n")[0] + b"\r\n"
+    with selected(imap) as c:
+        got, _ = fetch(c, "1", "(BODY.PEEK[HEADER.FIELDS (X-FOLDED x-twice)] BODY.PEEK[HEADER.FIELDS.NOT (X-Folded X-Twice)])")
+        item = got[1]
+        assert item["BODY[HEADER.FIELDS (X-FOLDED X-TWICE)]"] == (
+            b"X-Folded: first part\r\n\tsecond part\r\n  third\r\nX-Twice: one\r\nx-twice: two\r\n\r\n")
+        rest = re.sub(rb"(?mi)^x-(folded|twice): .*\r\n(?:[ \t].*\r\n)*", b"", header)
+        assert item["BODY[HEADER.FIELDS.NOT (X-FOLDED X-TWICE)]"] == rest + b"\r\n"
+        untagged, _ = c.ok("SEARCH HEADER X-Folded \"second part\"")
+        assert untagged == [b"* SEARCH 1"]
 
 
 def test_fetch_macros_and_rfc822(imap):
@@ -706,6 +733,20 @@ def test_search(imap):
     for query, want in cases.items():
         data = check(m.search(None, query))
         assert data == [want.encode()], f"SEARCH {query}: {data}"
+    # RFC 2047 encoded words are searched decoded; a message that is only a header has a Date too.
+    m4 = make_message(subject="=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus Kyiv", sender=SENDER, to=USER,
+                      msgid=f"<{unique()}@client.test>")
+    deliver(imap, m4)
+    check(m.noop())                 # it has its UID now, before the message appended next
+    check(m.append("INBOX", None, None, b"Date: Thu, 05 Nov 2026 10:00:00 +0000\r\nSubject: header only\r\n"))
+    check(m.noop())
+    m.literal = "Grüße".encode()
+    assert check(m.search("UTF-8", "SUBJECT")) == [b"4"]
+    assert check(m.search(None, "SUBJECT kyiv")) == [b"4"]
+    assert check(m.search(None, "SENTON 5-Nov-2026")) == [b"5"]
+    assert check(m.search(None, "SUBJECT \"header only\"")) == [b"5"]
+    check(m.store("4:5", "+FLAGS.SILENT", "(\\Deleted)"))
+    check(m.expunge())
     # UID SEARCH answers with UIDs.
     check(m.store("1", "+FLAGS", "(\\Deleted)"))
     check(m.expunge())
@@ -715,6 +756,23 @@ def test_search(imap):
     typ, data = m.search("KOI8-R", "ALL")
     assert typ == "NO" and data[0].startswith(b"[BADCHARSET (UTF-8 US-ASCII)]"), data
     m.logout()
+
+
+def test_esearch_list_status_and_status_size(imap):
+    sizes = [len(crlf(deliver(imap, plain_message()))) for _ in range(3)]
+    with selected(imap) as c:
+        c.ok("STORE 2 +FLAGS.SILENT (\\Seen)")
+        untagged, _ = c.cmd("SEARCH RETURN (MIN MAX COUNT ALL) ALL", tag="e1")
+        assert untagged == [b'* ESEARCH (TAG "e1") MIN 1 MAX 3 COUNT 3 ALL 1:3']
+        untagged, _ = c.cmd("UID SEARCH RETURN () UNSEEN", tag="e2")
+        assert untagged == [b'* ESEARCH (TAG "e2") UID ALL 1,3']
+        untagged, _ = c.cmd("SEARCH RETURN (MIN COUNT) SUBJECT no-such-subject", tag="e3")
+        assert untagged == [b'* ESEARCH (TAG "e3") COUNT 0']
+        untagged, _ = c.ok('LIST "" (INBOX Sent) RETURN (STATUS (MESSAGES UNSEEN))')
+        assert untagged == [b'* LIST (\\HasNoChildren) "." "INBOX"', b'* STATUS "INBOX" (MESSAGES 3 UNSEEN 2)',
+                            b'* LIST (\\HasNoChildren \\Sent) "." "Sent"', b'* STATUS "Sent" (MESSAGES 0 UNSEEN 0)']
+        untagged, _ = c.ok("STATUS INBOX (SIZE MESSAGES)")
+        assert untagged == [f'* STATUS "INBOX" (SIZE {sum(sizes)} MESSAGES 3)'.encode()]
 
 
 def test_uid_fetch_store_search(imap):
@@ -940,8 +998,16 @@ def test_create_rename_delete_subscribe_status(imap):
     typ, data = m.rename("Nowhere", "Else")
     assert typ == "NO" and data[0].startswith(b"[NONEXISTENT]")
 
+    # A subscription outlives its mailbox (RFC 3501 §6.3.9): LSUB still lists it, as \Noselect.
+    check(m.subscribe("Work.2026"))
+    untagged = check(m.list('""', "Work*"))
     check(m.delete("Work.2026"))
     assert list_entries(m, "Work*") == {"Work": {r"\HasNoChildren"}}
+    assert check(m.lsub('""', "Work*")) == [b'(\\Noselect \\HasNoChildren) "." "Work.2026"']
+    check(m.subscribe("Gone"))
+    assert check(m.lsub('""', "Gone")) == [b'(\\Noselect \\HasNoChildren) "." "Gone"']
+    check(m.unsubscribe("Gone"))
+    check(m.unsubscribe("Work.2026"))
     assert not (box / ".Work.2026").exists()
 
     # Names beyond ASCII: modified UTF-7 on the wire and on disk.
@@ -975,7 +1041,9 @@ def test_two_sessions_see_each_others_changes(imap):
         assert untagged == [b"* 3 EXISTS"]
         # A message appended by one session is told to the other.
         a.send(b"x1 APPEND INBOX {16+}\r\nSubject: a\r\n\r\nb\r\n\r\n")
-        a.response("x1")
+        untagged, done = a.response("x1")
+        assert untagged == [b"* 4 EXISTS"]       # the delivery and its own message
+        assert re.match(rb"^x1 OK \[APPENDUID \d+ 5\] APPEND completed$", done), done
         untagged, _ = b.ok("NOOP")
         assert untagged == [b"* 4 EXISTS"]
 
@@ -997,6 +1065,24 @@ def test_idle_reports_delivery_within_two_seconds(imap):
         assert got == {2: {"UID": 2}}
 
 
+def test_idle_over_imaps(imap):
+    deliver(imap, plain_message())
+    c = RawIMAP(imap.imaps_port, tls=True)
+    with c:
+        c.login()
+        c.ok("SELECT INBOX")
+        c.send("i1 IDLE\r\n")
+        assert c.line() == b"+ idling"
+        time.sleep(2.5)                       # a few idle ticks go by on the TLS stream
+        smtp_send(imap.smtp_port, SENDER, [USER], plain_message())
+        c.sock.settimeout(3)
+        assert c.line() == b"* 2 EXISTS"
+        c.send("DONE\r\n")
+        assert c.line() == b"i1 OK IDLE terminated"
+        got, _ = fetch(c, "1:*", "UID")
+        assert got == {1: {"UID": 1}, 2: {"UID": 2}}
+
+
 def test_idle_reports_changes_by_another_session(imap):
     for _ in range(2):
         deliver(imap, plain_message())
@@ -1011,6 +1097,25 @@ def test_idle_reports_changes_by_another_session(imap):
         assert idler.line() == b"* 1 EXPUNGE"
         idler.send("DONE\r\n")
         assert idler.line() == b"i1 OK IDLE terminated"
+
+
+def test_mailbox_deleted_while_another_session_has_it_selected(imap):
+    m = login(imap)
+    check(m.create("Doomed"))
+    check(m.append("Doomed", None, None, plain_message()))
+    with selected(imap, "Doomed") as a:
+        check(m.delete("Doomed"))
+        a.ok("NOOP")                               # must not bring the folder back
+        a.send("i1 IDLE\r\n")
+        assert a.line() == b"+ idling"
+        check(m.create("Other"))
+        check(m.delete("Other"))                  # wakes the idler
+        time.sleep(1.5)
+        a.send("DONE\r\n")
+        a.response("i1")
+        assert "Doomed" not in list_entries(m)
+        assert not (imap.maildir(USER) / ".Doomed").exists()
+    m.logout()
 
 
 # --------------------------------------------------------------------------
@@ -1092,6 +1197,39 @@ def test_error_limit_closes_the_connection(imap):
         assert c.line() == b"* BYE Too many bad commands, closing the connection"
         with pytest.raises(ConnectionError):
             c.line()
+
+
+def test_pipelined_commands_are_answered_in_order(imap):
+    for _ in range(3):
+        deliver(imap, plain_message())
+    with RawIMAP(imap.imap_port) as c:
+        batch = f'p0 LOGIN "{USER}" "{PASSWORD}"\r\np1 SELECT INBOX\r\n'
+        for i in range(2, 60):
+            batch += f"p{i} FETCH {i % 3 + 1} (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n"
+        batch += "p60 LOGOUT\r\n"
+        c.send(batch)
+        for i in range(61):
+            untagged, done = c.response(f"p{i}")
+            assert done.startswith(f"p{i} OK".encode()), done
+            if 2 <= i < 60:
+                assert len(untagged) == 1
+                assert untagged[0][0][1].startswith(f"* {i % 3 + 1} FETCH (UID {i % 3 + 1} ".encode())
+
+
+def test_server_stop_says_bye(imap_factory):
+    server = imap_factory()
+    a = selected(server)
+    b = selected(server)
+    b.send("i1 IDLE\r\n")
+    assert b.line() == b"+ idling"
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 10
+    for c in (a, b):
+        assert c.line() == b"* BYE [UNAVAILABLE] Server shutting down"
+        with pytest.raises(ConnectionError):
+            c.line()
+        c.close()
 
 
 def test_logout(imap):

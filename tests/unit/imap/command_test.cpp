@@ -75,7 +75,8 @@ TEST(ImapCommand, TagAndNameUpperCased) {
 
 TEST(ImapCommand, TagMayHoldAnyAstringCharButPlus) {
   EXPECT_EQ(ok("A.1-x]_~ NOOP").tag, "A.1-x]_~");
-  for (const char* wire : {"a+1 NOOP", "+ NOOP", "(a) NOOP", "a\"b NOOP", "a{1} NOOP", "a% NOOP", "a* NOOP", "a\\b NOOP"}) {
+  for (const char* wire :
+       {"a+1 NOOP", "+ NOOP", "(a) NOOP", "a\"b NOOP", "a{1} NOOP", "a% NOOP", "a* NOOP", "a\\b NOOP"}) {
     const auto e = bad(wire);
     EXPECT_EQ(e.tag, "*") << wire;
     EXPECT_EQ(e.text, "a command must start with a tag") << wire;
@@ -180,7 +181,8 @@ TEST(ImapCommand, IdWithParametersOrNil) {
   const auto nil = ok("t ID nil");
   EXPECT_EQ(nil.name, "ID");
   EXPECT_TRUE(nil.id.empty());
-  const auto c = ok(R"(t ID ("name" "Thunderbird" "version" NIL "os" {5+})" "\r\nLinux)");
+  const auto c = ok(R"(t ID ("name" "Thunderbird" "version" NIL "os" {5+})"
+                    "\r\nLinux)");
   ASSERT_EQ(c.id.size(), 3u);
   EXPECT_EQ(c.id[0], (std::pair<std::string, std::string>{"name", "Thunderbird"}));
   EXPECT_EQ(c.id[1], (std::pair<std::string, std::string>{"version", ""}));
@@ -545,11 +547,20 @@ TEST(ImapCommand, SearchSimpleKeysAreAnded) {
 }
 
 TEST(ImapCommand, SearchFlagKeys) {
-  const std::pair<const char*, S> keys[] = {
-      {"ALL", S::all},           {"ANSWERED", S::answered},     {"DELETED", S::deleted},   {"DRAFT", S::draft},
-      {"FLAGGED", S::flagged},   {"SEEN", S::seen},             {"RECENT", S::recent},     {"NEW", S::new_},
-      {"OLD", S::old},           {"UNANSWERED", S::unanswered}, {"UNDELETED", S::undeleted}, {"UNDRAFT", S::undraft},
-      {"UNFLAGGED", S::unflagged}, {"UNSEEN", S::unseen}};
+  const std::pair<const char*, S> keys[] = {{"ALL", S::all},
+                                            {"ANSWERED", S::answered},
+                                            {"DELETED", S::deleted},
+                                            {"DRAFT", S::draft},
+                                            {"FLAGGED", S::flagged},
+                                            {"SEEN", S::seen},
+                                            {"RECENT", S::recent},
+                                            {"NEW", S::new_},
+                                            {"OLD", S::old},
+                                            {"UNANSWERED", S::unanswered},
+                                            {"UNDELETED", S::undeleted},
+                                            {"UNDRAFT", S::undraft},
+                                            {"UNFLAGGED", S::unflagged},
+                                            {"UNSEEN", S::unseen}};
   for (const auto& [name, kind] : keys) {
     const auto c = ok(std::string("t SEARCH ") + name);
     ASSERT_EQ(c.search.children.size(), 1u) << name;
@@ -558,15 +569,21 @@ TEST(ImapCommand, SearchFlagKeys) {
 }
 
 TEST(ImapCommand, SearchStringKeys) {
-  const std::pair<const char*, S> keys[] = {{"BCC", S::bcc},         {"BODY", S::body}, {"CC", S::cc}, {"FROM", S::from},
-                                            {"SUBJECT", S::subject}, {"TEXT", S::text}, {"TO", S::to}};
+  const std::pair<const char*, S> keys[] = {{"BCC", S::bcc},   {"BODY", S::body},       {"CC", S::cc},
+                                            {"FROM", S::from}, {"SUBJECT", S::subject}, {"TEXT", S::text},
+                                            {"TO", S::to}};
   for (const auto& [name, kind] : keys) {
     const auto c = ok(std::string("t SEARCH ") + name + " \"x y\"");
     ASSERT_EQ(c.search.children.size(), 1u) << name;
     EXPECT_EQ(c.search.children[0].kind, kind) << name;
     EXPECT_EQ(c.search.children[0].value, "x y") << name;
   }
-  EXPECT_EQ(ok("t SEARCH CHARSET UTF-8 TEXT {5+}\r\n\xc3\xbc" "ber").search.children[0].value, "\xc3\xbc" "ber");
+  EXPECT_EQ(ok("t SEARCH CHARSET UTF-8 TEXT {5+}\r\n\xc3\xbc"
+               "ber")
+                .search.children[0]
+                .value,
+            "\xc3\xbc"
+            "ber");
 }
 
 TEST(ImapCommand, SearchOrNotAndParentheses) {
@@ -592,8 +609,9 @@ TEST(ImapCommand, SearchOrNotAndParentheses) {
 }
 
 TEST(ImapCommand, SearchDates) {
-  const auto c = ok("t SEARCH SINCE 1-Feb-2026 BEFORE \"15-mar-2026\" ON 01-FEB-2026 SENTSINCE 1-Feb-2026 "
-                    "SENTBEFORE 15-Mar-2026 SENTON 1-Feb-2026");
+  const auto c =
+      ok("t SEARCH SINCE 1-Feb-2026 BEFORE \"15-mar-2026\" ON 01-FEB-2026 SENTSINCE 1-Feb-2026 "
+         "SENTBEFORE 15-Mar-2026 SENTON 1-Feb-2026");
   ASSERT_EQ(c.search.children.size(), 6u);
   const S kinds[] = {S::since, S::before, S::on, S::sent_since, S::sent_before, S::sent_on};
   const std::int64_t days[] = {20485, 20527, 20485, 20485, 20527, 20485};
@@ -610,8 +628,9 @@ TEST(ImapCommand, SearchDates) {
 }
 
 TEST(ImapCommand, SearchHeaderUidSizesSequenceKeyword) {
-  const auto c = ok("t SEARCH HEADER Message-ID \"<a@b>\" HEADER X-Empty \"\" UID 1:5,9 LARGER 1000 SMALLER 5 2:* "
-                    "KEYWORD $Forwarded UNKEYWORD \\Seen MODSEQ 77");
+  const auto c =
+      ok("t SEARCH HEADER Message-ID \"<a@b>\" HEADER X-Empty \"\" UID 1:5,9 LARGER 1000 SMALLER 5 2:* "
+         "KEYWORD $Forwarded UNKEYWORD \\Seen MODSEQ 77");
   ASSERT_EQ(c.search.children.size(), 9u);
   EXPECT_EQ(c.search.children[0].kind, S::header);
   EXPECT_EQ(c.search.children[0].field, "MESSAGE-ID");

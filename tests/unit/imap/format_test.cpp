@@ -36,7 +36,10 @@ TEST(ImapFormat, CrLfNulAndEightBitNeedALiteral) {
   EXPECT_EQ(str("line\n"), "{5}\r\nline\n");
   EXPECT_EQ(str("cr\r"), "{3}\r\ncr\r");
   EXPECT_EQ(str(std::string("a\0b", 3)), std::string("{3}\r\na\0b", 8));
-  EXPECT_EQ(str("Gr\xc3\xbc\xc3\x9f" "e"), "{7}\r\nGr\xc3\xbc\xc3\x9f" "e");
+  EXPECT_EQ(str("Gr\xc3\xbc\xc3\x9f"
+                "e"),
+            "{7}\r\nGr\xc3\xbc\xc3\x9f"
+            "e");
 }
 
 TEST(ImapFormat, LongStringIsALiteral) {
