@@ -74,6 +74,7 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
   sc.plaintext_allowed = config->auth.plaintext_on_loopback && core::is_loopback(conn->peer_ip());
   sc.append_limit = config->limits.message_size;
   sc.max_errors = config->limits.errors;
+  sc.max_auth_failures = config->limits.auth_failures;
   imap::Session session(std::move(sc));
 
   std::array<char, kReadChunk> buf;

@@ -95,6 +95,7 @@ asio::awaitable<void> serve_pop3(std::shared_ptr<net::Connection> conn, Pop3Cont
   sc.tls_active = implicit_tls;
   sc.plaintext_allowed = config->auth.plaintext_on_loopback && core::is_loopback(conn->peer_ip());
   sc.max_errors = config->limits.errors;
+  sc.max_auth_failures = config->limits.auth_failures;
   pop3::Session session(std::move(sc));
 
   std::array<char, kReadChunk> buf;

@@ -651,6 +651,17 @@ struct Backend::Impl {
       if (!text) text = content(m).value_or("");
       return *text;
     };
+    auto header_text = [](const std::string& t) {  // every header field, RFC 2047 words decoded
+      std::string all;
+      mime::HeaderReader reader(t);
+      while (auto h = reader.next()) {
+        all += h->name;
+        all += ": ";
+        all += mime::decode_encoded_words(h->value);
+        all += '\n';
+      }
+      return all;
+    };
     auto header_value = [&](std::string_view field) {
       std::string all;
       mime::HeaderReader reader(need_text());
@@ -662,10 +673,28 @@ struct Backend::Impl {
       }
       return all;
     };
+    // The text a reader sees: every text part decoded from its transfer
+    // encoding and charset to UTF-8 (RFC 9051 §6.4.4 asks for a match on
+    // the decoded content).
     auto body_of = [&]() {
       const std::string& t = need_text();
-      const auto end = t.find("\r\n\r\n");
-      return end == std::string::npos ? std::string() : t.substr(end + 4);
+      std::string out;
+      const mime::Entity root = mime::parse_message(t);
+      auto walk = [&](const mime::Entity& e, auto& self) -> void {
+        if (!e.children.empty()) {
+          for (const auto& c : e.children) self(c, self);
+          return;
+        }
+        if (e.type != "text") return;
+        const auto raw = mime::decode_transfer_encoding(e.body.of(t), e.encoding);
+        if (!raw) return;
+        const std::string* charset = e.param("charset");
+        auto utf8 = charset ? mime::to_utf8(*charset, *raw) : std::optional<std::string>(*raw);
+        out += utf8 ? *utf8 : *raw;
+        out += '\n';
+      };
+      walk(root, walk);
+      return out;
     };
     switch (key.kind) {
       case K::all: return true;
@@ -723,7 +752,7 @@ struct Backend::Impl {
       case K::header:
         return key.value.empty() ? !header_value(key.field).empty() : contains_ci(header_value(key.field), key.value);
       case K::body: return contains_ci(body_of(), key.value);
-      case K::text: return contains_ci(need_text(), key.value);
+      case K::text: return contains_ci(header_text(need_text()), key.value) || contains_ci(body_of(), key.value);
       case K::modseq: return m.modseq >= key.number;
     }
     return false;

@@ -207,6 +207,10 @@ void Session::resolve_auth(bool ok, const std::string& canonical_user) {
     tagged(pending_tag_, "OK [CAPABILITY " + capabilities() + "] Logged in");
   } else {
     tagged(pending_tag_, "NO [AUTHENTICATIONFAILED] Authentication failed");
+    if (++auth_failures_ >= config_.max_auth_failures) {
+      output_ += "* BYE Too many failed logins, closing the connection\r\n";
+      state_ = State::logout;
+    }
   }
   process();
 }

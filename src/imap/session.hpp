@@ -26,6 +26,7 @@ struct SessionConfig {
   bool plaintext_allowed = false;  // LOGIN/AUTHENTICATE without TLS (loopback clients, if configured)
   std::uint64_t append_limit = 26214400;
   std::uint32_t max_errors = 10;
+  std::uint32_t max_auth_failures = 3;  // then BYE (the delay per address grows meanwhile)
 };
 
 struct Request {
@@ -88,6 +89,7 @@ class Session {
   bool wants_compress_ = false;
   bool compressed_ = false;
   std::uint32_t errors_ = 0;
+  std::uint32_t auth_failures_ = 0;
   std::string user_;
   std::string pending_tag_;               // of the command a request belongs to
   std::optional<auth::SaslServer> sasl_;  // AUTHENTICATE in progress

@@ -212,6 +212,10 @@ void Session::resolve_auth(bool success) {
   if (!success) {
     user_.clear();
     err("[AUTH] authentication failed");
+    if (++auth_failures_ >= config_.max_auth_failures && state_ != State::closed) {
+      output_ += "-ERR [AUTH] too many failed logins, closing the connection\r\n";
+      state_ = State::closed;
+    }
   } else {
     Request r;
     r.kind = Request::Kind::open;

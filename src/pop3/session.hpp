@@ -26,10 +26,11 @@ namespace poshta::pop3 {
 
 struct SessionConfig {
   std::string hostname;
-  bool stls = false;               // STLS can be offered (a TLS context exists)
-  bool tls_active = false;         // implicit TLS (pop3s), or STLS done
-  bool plaintext_allowed = false;  // USER/PASS and PLAIN without TLS (loopback clients, if configured)
-  std::uint32_t max_errors = 10;   // bad commands before the connection is closed
+  bool stls = false;                    // STLS can be offered (a TLS context exists)
+  bool tls_active = false;              // implicit TLS (pop3s), or STLS done
+  bool plaintext_allowed = false;       // USER/PASS and PLAIN without TLS (loopback clients, if configured)
+  std::uint32_t max_errors = 10;        // bad commands before the connection is closed
+  std::uint32_t max_auth_failures = 3;  // failed logins before the connection is closed
 };
 
 struct Message {
@@ -98,6 +99,7 @@ class Session {
   bool wants_tls_ = false;
   bool discarding_ = false;  // the rest of an over-long line
   std::uint32_t errors_ = 0;
+  std::uint32_t auth_failures_ = 0;
 
   std::string user_;  // after USER, or from AUTH
   std::optional<auth::SaslServer> sasl_;

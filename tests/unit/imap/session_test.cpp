@@ -224,6 +224,19 @@ TEST(ImapSession, LoginMakesAnAuthRequest) {
   EXPECT_FALSE(c.s.paused());
 }
 
+TEST(ImapSession, ThirdFailedLoginEndsTheConnection) {
+  Client c;
+  for (int i = 1; i <= 3; ++i) {
+    c.send("a" + std::to_string(i) + " LOGIN alice wrong\r\n");
+    c.request(Request::Kind::auth);
+    c.s.resolve_auth(false, "alice@mx.test");
+    const std::string out = c.s.take_output();
+    EXPECT_NE(out.find("NO [AUTHENTICATIONFAILED]"), std::string::npos) << out;
+    EXPECT_EQ(out.find("* BYE") != std::string::npos, i == 3) << out;
+  }
+  EXPECT_TRUE(c.s.closing());
+}
+
 TEST(ImapSession, LoginWithLiterals) {
   Client c;
   EXPECT_EQ(c.send("a LOGIN {5}\r\n"), "+ Ready for literal data\r\n");

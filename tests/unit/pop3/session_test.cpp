@@ -210,6 +210,18 @@ TEST(Pop3Session, WrongPasswordIsAuthErrorAndNeedsUserAgain) {
   c.login();
 }
 
+TEST(Pop3Session, ThirdFailedLoginClosesTheConnection) {
+  Client c;
+  for (int i = 0; i < 3; ++i) {
+    c.send("USER alice\r\nPASS wrong\r\n");
+    c.request(Request::Kind::auth);
+    c.s.resolve_auth(false);
+  }
+  const std::string out = c.s.take_output();
+  EXPECT_NE(out.find("-ERR [AUTH] too many failed logins"), std::string::npos) << out;
+  EXPECT_TRUE(c.s.closing());
+}
+
 TEST(Pop3Session, PassBeforeUserAndUserWithoutName) {
   Client c;
   EXPECT_EQ(c.send("PASS secret\r\n"), "-ERR send USER first\r\n");
