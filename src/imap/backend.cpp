@@ -127,7 +127,8 @@ struct Backend::Impl {
     std::string name;
     bool read_only = false;
     std::unique_ptr<store::Mailbox> mailbox;
-    store::MailboxSnapshot view;  // what the client has been told
+    store::MailboxSnapshot view;        // what the client has been told
+    std::vector<std::string> keywords;  // the folder's, by letter (dovecot-keywords)
   };
   std::optional<Selected> selected;
 
@@ -203,7 +204,45 @@ struct Backend::Impl {
     return gone.empty() ? std::string() : "* VANISHED (EARLIER) " + sequence_text(gone) + "\r\n";
   }
 
-  std::string flags_of(const store::MessageFile& m) const { return "(" + store::Mailbox::imap_flags(m.flags()) + ")"; }
+  // System flags, then the keywords named by the file's letters a-z.
+  std::string flags_of(const store::MessageFile& m) const {
+    std::string out = store::Mailbox::imap_flags(m.flags());
+    for (char c : m.flags()) {
+      const auto index = static_cast<std::size_t>(c - 'a');
+      if (c < 'a' || c > 'z' || index >= selected->keywords.size() || selected->keywords[index].empty()) continue;
+      if (!out.empty()) out += ' ';
+      out += selected->keywords[index];
+    }
+    return "(" + out + ")";
+  }
+
+  // The FLAGS of SELECT: system flags and the folder's keywords.
+  std::string defined_flags() const {
+    std::string out(kSystemFlags.substr(0, kSystemFlags.size() - 1));
+    for (const auto& k : selected->keywords) {
+      if (!k.empty()) out += " " + k;
+    }
+    return out + ")";
+  }
+
+  // Keywords (flags without a backslash) out of `flags`, and the system flags left in `flags`.
+  static std::vector<std::string> split_keywords(std::vector<std::string>& flags) {
+    std::vector<std::string> keywords;
+    std::erase_if(flags, [&](const std::string& f) {
+      if (!f.empty() && f[0] == '\\') return false;
+      keywords.push_back(f);
+      return true;
+    });
+    return keywords;
+  }
+
+  static std::string without_keywords(std::string_view maildir_flags) {
+    std::string out;
+    for (char c : maildir_flags) {
+      if (c < 'a' || c > 'z') out += c;
+    }
+    return out;
+  }
   // " MODSEQ (n)" after FLAGS once CONDSTORE is in use, else nothing.
   std::string modseq_of(const store::MessageFile& m) const {
     return condstore ? " MODSEQ (" + std::to_string(m.modseq) + ")" : std::string();
@@ -219,6 +258,11 @@ struct Backend::Impl {
     if (!std::filesystem::is_directory(selected->mailbox->folder() / "cur", gone)) return out;
     auto now = selected->mailbox->sync();
     if (!now) return out;
+    // Keywords another session made: the client learns them before it sees them on messages.
+    if (auto keywords = selected->mailbox->keywords(); keywords != selected->keywords) {
+      selected->keywords = std::move(keywords);
+      out += "* FLAGS " + defined_flags() + "\r\n";
+    }
     auto& old = selected->view.messages;
     std::set<std::uint32_t> present;
     for (const auto& m : now->messages) present.insert(m.uid);
@@ -268,26 +312,31 @@ struct Backend::Impl {
     if (!view) return no("[SERVERBUG] cannot open the mailbox: " + view.error().message());
     s.view = std::move(*view);
     std::string out;
-    out += "* FLAGS " + std::string(kSystemFlags) + "\r\n";
-    out += "* OK [PERMANENTFLAGS " + std::string(s.read_only ? "()" : kSystemFlags) + "] Flags permitted\r\n";
-    out += "* " + std::to_string(s.view.messages.size()) + " EXISTS\r\n";
+    s.keywords = s.mailbox->keywords();
+    const bool read_only = s.read_only;
+    selected = std::move(s);  // flags_of and defined_flags read the selected mailbox
+    out += "* FLAGS " + defined_flags() + "\r\n";
+    // "\*": clients may make new keywords (RFC 9051 §7.1).
+    std::string permanent = defined_flags();
+    permanent.insert(permanent.size() - 1, " \\*");
+    out += "* OK [PERMANENTFLAGS " + (read_only ? std::string("()") : permanent) + "] Flags permitted\r\n";
+    const Selected& sel = *selected;
+    out += "* " + std::to_string(sel.view.messages.size()) + " EXISTS\r\n";
     if (!rev2) {  // IMAP4rev1 only (RFC 9051 Appendix E)
       out += "* 0 RECENT\r\n";
-      for (std::size_t i = 0; i < s.view.messages.size(); ++i) {
-        if (!has_flag(s.view.messages[i].flags(), 'S')) {
+      for (std::size_t i = 0; i < sel.view.messages.size(); ++i) {
+        if (!has_flag(sel.view.messages[i].flags(), 'S')) {
           out += "* OK [UNSEEN " + std::to_string(i + 1) + "] First unseen\r\n";
           break;
         }
       }
     }
     saved.clear();  // "$" is per selected mailbox (RFC 5182 §2.1)
-    out += "* OK [UIDVALIDITY " + std::to_string(s.view.uid_validity) + "] UIDs valid\r\n";
-    out += "* OK [UIDNEXT " + std::to_string(s.view.uid_next) + "] Predicted next UID\r\n";
-    out += "* OK [HIGHESTMODSEQ " + std::to_string(s.view.highest_modseq) + "] Highest\r\n";
+    out += "* OK [UIDVALIDITY " + std::to_string(sel.view.uid_validity) + "] UIDs valid\r\n";
+    out += "* OK [UIDNEXT " + std::to_string(sel.view.uid_next) + "] Predicted next UID\r\n";
+    out += "* OK [HIGHESTMODSEQ " + std::to_string(sel.view.highest_modseq) + "] Highest\r\n";
     if (cmd.condstore) condstore = true;
-    const bool ro = s.read_only;
-    const auto validity = s.view.uid_validity;
-    selected = std::move(s);
+    const auto validity = sel.view.uid_validity;
     if (cmd.qresync && cmd.qresync->uid_validity == validity) {  // what changed since the client's MODSEQ
       out += vanished_earlier(cmd.qresync->known_uids);
       const auto& msgs = selected->view.messages;
@@ -298,7 +347,7 @@ struct Backend::Impl {
       }
     }
     out = closed + out;
-    return ok(std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + cmd.name + " completed", std::move(out));
+    return ok(std::string(read_only ? "[READ-ONLY] " : "[READ-WRITE] ") + cmd.name + " completed", std::move(out));
   }
 
   Result list(const Command& cmd) {
@@ -406,7 +455,10 @@ struct Backend::Impl {
     store::Mailbox mailbox(*path);
     const std::string_view parts[] = {a.message};
     const std::int64_t date = a.internal_date.value_or(static_cast<std::int64_t>(::time(nullptr)));
-    auto uid = mailbox.append(parts, store::Mailbox::maildir_flags(a.flags, ""), date);
+    std::vector<std::string> system_flags = a.flags;
+    auto letters = mailbox.keyword_letters(split_keywords(system_flags), true);
+    if (!letters) return no("[LIMIT] no room for more keywords in that mailbox");
+    auto uid = mailbox.append(parts, store::Mailbox::maildir_flags(system_flags, "") + *letters, date);
     if (!uid) return no("[SERVERBUG] cannot store the message: " + uid.error().message());
     auto view = mailbox.sync();
     const std::string validity = view ? std::to_string(view->uid_validity) : "0";
@@ -540,6 +592,13 @@ struct Backend::Impl {
   Result store_flags(const Command& cmd) {
     if (selected->read_only) return no("[READ-ONLY] the mailbox is read-only");
     if (cmd.store.unchanged_since) condstore = true;
+    std::vector<std::string> system_flags = cmd.store.flags;
+    const auto names = split_keywords(system_flags);
+    // Removing a keyword nobody has set needs no letter; setting one may make it.
+    auto letters = selected->mailbox->keyword_letters(names, cmd.store.mode != StoreArgs::Mode::remove);
+    if (!letters) return no("[LIMIT] no room for more keywords in this mailbox");
+    const std::string keyword_letters = *letters;
+    if (!names.empty()) selected->keywords = selected->mailbox->keywords();
     std::vector<std::size_t> touched;
     std::vector<std::uint32_t> modified;  // RFC 7162 §3.1.3: changed since UNCHANGEDSINCE, left alone
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
@@ -552,9 +611,10 @@ struct Backend::Impl {
       std::string wanted;
       using Mode = StoreArgs::Mode;
       if (cmd.store.mode == Mode::replace) {
-        wanted = store::Mailbox::maildir_flags(cmd.store.flags, current);
+        wanted = store::Mailbox::maildir_flags(system_flags, without_keywords(current)) + keyword_letters;
+        std::sort(wanted.begin(), wanted.end());
       } else {
-        const std::string given = store::Mailbox::maildir_flags(cmd.store.flags, "");
+        const std::string given = store::Mailbox::maildir_flags(system_flags, "") + keyword_letters;
         wanted = current;
         for (char f : given) {
           const auto pos = wanted.find(f);
@@ -725,8 +785,16 @@ struct Backend::Impl {
       case K::recent:
       case K::new_: return false;  // no session sees messages as recent
       case K::old: return true;
-      case K::keyword: return false;  // keywords are not kept
-      case K::unkeyword: return true;
+      case K::keyword:
+      case K::unkeyword: {
+        bool set = false;
+        for (std::size_t k = 0; k < selected->keywords.size(); ++k) {
+          if (!selected->keywords[k].empty() && lower_ascii(selected->keywords[k]) == lower_ascii(key.value)) {
+            set = has_flag(f, static_cast<char>('a' + k));
+          }
+        }
+        return key.kind == K::keyword ? set : !set;
+      }
       case K::before: return days(selected->mailbox->internal_date(m)) < key.date;
       case K::on: return days(selected->mailbox->internal_date(m)) == key.date;
       case K::since: return days(selected->mailbox->internal_date(m)) >= key.date;

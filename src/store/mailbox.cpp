@@ -568,6 +568,76 @@ std::string Mailbox::maildir_flags(const std::vector<std::string>& imap_flags, s
   return out;
 }
 
+namespace {
+
+constexpr std::size_t kMaxKeywords = 26;  // the letters a-z
+
+std::vector<std::string> read_keywords(const fs::path& folder) {
+  std::vector<std::string> out;
+  auto text = core::read_file(folder / "dovecot-keywords");
+  if (!text) return out;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    const auto sp = line.find(' ');
+    std::size_t index = 0;
+    if (sp == std::string_view::npos || std::from_chars(line.data(), line.data() + sp, index).ec != std::errc{} ||
+        index >= kMaxKeywords) {
+      continue;
+    }
+    if (out.size() <= index) out.resize(index + 1);
+    out[index] = std::string(line.substr(sp + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> Mailbox::keywords() const {
+  return read_keywords(folder_);
+}
+
+core::Result<std::string> Mailbox::keyword_letters(const std::vector<std::string>& names, bool create) {
+  FolderLock lock(folder_);
+  if (!lock.ok()) return core::errno_code(errno);
+  auto known = read_keywords(folder_);
+  std::string letters;
+  bool added = false;
+  for (const auto& name : names) {
+    auto it =
+        std::find_if(known.begin(), known.end(), [&](const std::string& k) { return equal_ignoring_case(k, name); });
+    if (it == known.end()) {
+      if (!create) continue;
+      auto free = std::find(known.begin(), known.end(), std::string());
+      if (free == known.end()) {
+        if (known.size() >= kMaxKeywords) return core::errno_code(ENOSPC);
+        known.push_back(name);
+        it = known.end() - 1;
+      } else {
+        *free = name;
+        it = free;
+      }
+      added = true;
+    }
+    letters += static_cast<char>('a' + (it - known.begin()));
+  }
+  if (added) {
+    std::string text;
+    for (std::size_t i = 0; i < known.size(); ++i) {
+      if (!known[i].empty()) text += std::to_string(i) + " " + known[i] + "\n";
+    }
+    const std::string_view parts[] = {text};
+    if (auto ec = core::replace_file(folder_ / "dovecot-keywords", folder_ / "tmp" / "dovecot-keywords.new", parts)) {
+      return ec;
+    }
+  }
+  std::sort(letters.begin(), letters.end());
+  letters.erase(std::unique(letters.begin(), letters.end()), letters.end());
+  return letters;
+}
+
 core::Result<MessageFile> Mailbox::set_flags(const MessageFile& m, std::string_view new_maildir_flags) {
   const auto flags = normal_flags(new_maildir_flags);
   if (!flags) return core::errno_code(EINVAL);

@@ -92,6 +92,16 @@ class Mailbox {
   // order, e.g. ({"\Seen"}, "FP") -> "PS".
   static std::string maildir_flags(const std::vector<std::string>& imap_flags, std::string_view keep);
 
+  // IMAP keywords ($Forwarded, Junk...) are the letters a-z of the Maildir
+  // flags, each naming a line of <folder>/dovecot-keywords ("0 $Forwarded"
+  // is 'a'), the file and the letters Dovecot uses, so both see the same.
+  // The folder's keywords, by letter index.
+  std::vector<std::string> keywords() const;
+  // The letters for `names` (case-insensitive, as IMAP compares keywords);
+  // with `create`, names not known yet get the next free letters (26 at
+  // most; ENOSPC beyond). Without it unknown names are left out.
+  core::Result<std::string> keyword_letters(const std::vector<std::string>& names, bool create);
+
   // Gives the message the Maildir flags `new_maildir_flags` (letters only;
   // put in ASCII order, duplicates dropped; EINVAL otherwise) by renaming
   // cur/<base>:2,<old> to cur/<base>:2,<new>; a file renamed by another

@@ -806,5 +806,21 @@ TEST_F(MailboxTest, VersionOneUidlistIsReadAndUpgraded) {
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1\n1 1 - 1.a\n");
 }
 
+// Keywords are Dovecot's: letters a-z named in dovecot-keywords.
+TEST_F(MailboxTest, KeywordLettersAreMadeOnceAndShared) {
+  sync();
+  Mailbox m(box_);
+  EXPECT_EQ(m.keyword_letters({"$Forwarded", "Junk"}, true).value(), "ab");
+  EXPECT_EQ(m.keyword_letters({"junk"}, false).value(), "b");  // keywords compare without case
+  EXPECT_EQ(m.keyword_letters({"Unknown"}, false).value(), "");
+  EXPECT_EQ(m.keyword_letters({"NonJunk", "$Forwarded"}, true).value(), "ac");
+  EXPECT_EQ(slurp(box_ / "dovecot-keywords"), "0 $Forwarded\n1 Junk\n2 NonJunk\n");
+  EXPECT_EQ(m.keywords(), (std::vector<std::string>{"$Forwarded", "Junk", "NonJunk"}));
+  std::vector<std::string> many;
+  for (int i = 0; i < 23; ++i) many.push_back("k" + std::to_string(i));
+  EXPECT_EQ(m.keyword_letters(many, true).value().size(), 23u);  // 26 letters in all
+  EXPECT_FALSE(m.keyword_letters({"one-too-many"}, true));
+}
+
 }  // namespace
 }  // namespace poshta::store
