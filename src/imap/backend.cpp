@@ -666,6 +666,24 @@ struct Backend::Impl {
     auto uids = selected->mailbox->copy_to(files, destination);
     if (!uids) return no("[SERVERBUG] cannot copy: " + uids.error().message());
     auto view = destination.sync();
+    // Keyword letters are per folder: the copies get the destination's letters for the same names.
+    if (view && destination.keywords() != selected->keywords) {
+      for (std::size_t k = 0; k < files.size(); ++k) {
+        std::vector<std::string> names;
+        for (char c : files[k].flags()) {
+          const auto index = static_cast<std::size_t>(c - 'a');
+          if (c >= 'a' && c <= 'z' && index < selected->keywords.size()) names.push_back(selected->keywords[index]);
+        }
+        if (names.empty()) continue;
+        auto letters = destination.keyword_letters(names, true);
+        auto copy = std::find_if(view->messages.begin(), view->messages.end(),
+                                 [&](const store::MessageFile& f) { return f.uid == (*uids)[k]; });
+        if (letters && copy != view->messages.end()) {
+          // A copy that keeps the source's letters shows other keywords or none: nothing is lost.
+          (void)destination.set_flags(*copy, without_keywords(copy->flags()) + *letters);
+        }
+      }
+    }
     std::string source_uids, dest_uids;
     for (std::size_t k = 0; k < files.size(); ++k) {
       if (k) {
