@@ -1,6 +1,7 @@
 #include "imap/backend.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,6 +89,27 @@ std::string to_wire(const std::string& name, bool utf8) {
   return name == "INBOX" || utf8 ? name : store::utf8_to_mutf7(name);
 }
 
+// The modification times of a folder's new/, cur/, uidlist and keywords:
+// any delivery, flag change, expunge or new keyword changes one of them.
+// File times come from a coarse clock (a few milliseconds): a stamp taken
+// within a second of the newest change could miss a second change in the
+// same tick, so such a stamp is empty, and the next look reads the folder.
+std::string folder_stamp(const std::filesystem::path& folder) {
+  std::string out;
+  std::int64_t newest = 0;
+  for (const char* part : {"new", "cur", "poshta-uidlist", "dovecot-keywords"}) {
+    struct stat st {};
+    if (::stat((folder / part).c_str(), &st) == 0) {
+      out += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+             std::to_string(st.st_size);
+      newest = std::max<std::int64_t>(newest, st.st_mtim.tv_sec);
+    }
+    out += ';';
+  }
+  if (newest + 1 >= static_cast<std::int64_t>(::time(nullptr))) return {};
+  return out;
+}
+
 // Ascending numbers as a sequence set: "1:3,7,9:10".
 std::string sequence_text(const std::vector<std::uint32_t>& numbers) {
   std::string out;
@@ -129,6 +151,7 @@ struct Backend::Impl {
     std::unique_ptr<store::Mailbox> mailbox;
     store::MailboxSnapshot view;        // what the client has been told
     std::vector<std::string> keywords;  // the folder's, by letter (dovecot-keywords)
+    std::string stamp;                  // folder_stamp() when the view was last brought up to date
   };
   std::optional<Selected> selected;
 
@@ -256,6 +279,11 @@ struct Backend::Impl {
     // A folder deleted meanwhile by another session: sync() would make it again.
     std::error_code gone;
     if (!std::filesystem::is_directory(selected->mailbox->folder() / "cur", gone)) return out;
+    // Nothing can have changed while new/, cur/ and the uidlist keep their
+    // times: three stats instead of reading a large folder on every NOOP and
+    // every IDLE look.
+    const auto stamp = folder_stamp(selected->mailbox->folder());
+    if (!stamp.empty() && stamp == selected->stamp) return out;
     auto now = selected->mailbox->sync();
     if (!now) return out;
     // Keywords another session made: the client learns them before it sees them on messages.
@@ -293,6 +321,7 @@ struct Backend::Impl {
     if (old.size() != before) out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
     selected->view.uid_next = now->uid_next;
     selected->view.highest_modseq = now->highest_modseq;
+    selected->stamp = folder_stamp(selected->mailbox->folder());  // after sync(): it may rewrite the uidlist
     return out;
   }
 
@@ -311,6 +340,7 @@ struct Backend::Impl {
     auto view = s.mailbox->sync();
     if (!view) return no("[SERVERBUG] cannot open the mailbox: " + view.error().message());
     s.view = std::move(*view);
+    s.stamp = folder_stamp(*path);
     std::string out;
     s.keywords = s.mailbox->keywords();
     const bool read_only = s.read_only;
