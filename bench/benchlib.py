@@ -9,20 +9,25 @@ instance on a loopback port inside a scratch directory:
     no DNS, every other destination goes to error(8), so nothing leaves the box.
   * PoshtaInstance: `poshta serve -c CFG` with a configuration written into the
     scratch directory (domain bench.test, one SMTP listener on 127.0.0.1:PORT,
-    optionally a POP3 listener, DNS pointed at the discard port 127.0.0.1:9).
-  * DovecotInstance: Dovecot from Debian as a private instance serving POP3 on
-    127.0.0.1:PORT, any user @bench.test with the bench password, Maildir in
+    optionally POP3 and IMAP listeners, DNS pointed at the discard port 127.0.0.1:9).
+  * DovecotInstance: Dovecot from Debian as a private instance serving POP3 and/or
+    IMAP on 127.0.0.1 ports, any user @bench.test with the bench password, Maildir in
     BASE/mail/<domain>/<localpart>/ (the same layout as Poshta's).
 
 plus helpers: free ports, RLIMIT_NOFILE, process-tree memory (RSS/PSS), Maildir
 file counting and cleaning, Maildir file names as Poshta and Dovecot write
-them, log reading, and a concurrent opener of idle SMTP sessions.
+them, a seeded generator of realistic messages (Maildrop), log reading, and a
+concurrent opener of idle SMTP and IMAP sessions.
 Everything here must be run as root (Postfix needs it).
 """
+import base64
 import ctypes
 import ctypes.util
 import errno
+import hashlib
+import math
 import os
+import random
 import re
 import resource
 import selectors
@@ -80,6 +85,10 @@ def raise_nofile(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+IMAP_GREETING = b"* OK"
+IMAP_BYE = b"a LOGOUT\r\n"
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -103,9 +112,10 @@ def find_smtp_source():
     die("smtp-source not found; install Postfix: scripts/setup.sh")
 
 
-def wait_banner(port, timeout=30.0, proc=None, greeting=b"220"):
+def wait_banner(port, timeout=30.0, proc=None, greeting=b"220", bye=b"QUIT\r\n"):
     """Wait until 127.0.0.1:port answers with a greeting starting with `greeting`
-    (SMTP's 220 by default, b"+OK" for POP3; both end the session with QUIT)."""
+    (SMTP's 220 by default, b"+OK" for POP3, both ended with QUIT; b"* OK" for IMAP,
+    with bye=IMAP_BYE)."""
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < timeout:
@@ -121,7 +131,7 @@ def wait_banner(port, timeout=30.0, proc=None, greeting=b"220"):
                     data += d
                 if data.startswith(greeting):
                     try:
-                        s.sendall(b"QUIT\r\n")
+                        s.sendall(bye)
                         s.recv(4096)
                     except OSError:
                         pass
@@ -289,6 +299,184 @@ def read_from(path, offset):
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+# ---------------------------------------------------------------- generated mail
+
+WORDS = """the of and to in a is that for it as was with be by on not he this are or his from at which
+but have an they you were her she there been one all we their has would when if so no will more can
+said who about out up them some could into other time only new then these two may first any like
+now my such over our even most made after also did many before must through back years where much
+your way well down should because each just those people how too little state good very make world
+still own see men work long get here between both life being under never day same another know while
+last might us great old year off come since against go came right used take three meeting report
+budget quarter review draft schedule invoice shipment project release server update customer team
+order account payment support ticket office travel notes agenda minutes proposal contract""".split()
+FIRST = ["Anna", "Boris", "Carla", "Dmytro", "Elena", "Farid", "Greta", "Hugo", "Iryna", "Jonas",
+         "Katya", "Lars", "Maria", "Nils", "Olena", "Pavel", "Rita", "Sven", "Taras", "Ulla"]
+LAST = ["Berg", "Novak", "Koval", "Schmidt", "Rossi", "Lindqvist", "Moreau", "Petrenko", "Horvat",
+        "Jansen", "Bondar", "Fischer", "Garcia", "Nowak", "Larsen"]
+SENDER_DOMAINS = ["example.org", "example.net", "mail.example.com", "lists.example.org", "shop.example.net"]
+RELAYS = ["mx1.example.org", "out.example.net", "smtp.mail.example.com", "relay.lists.example.org"]
+MAILERS = ["Mozilla Thunderbird", "Evolution 3.46", "Apple Mail (2.3774)", "Microsoft Outlook 16.0",
+           "Roundcube Webmail/1.6", "mutt/2.2.9"]
+
+
+def words(rng, n):
+    return rng.choices(WORDS, k=n)
+
+
+def wrap(ws, width=72):
+    """Lines of at most `width` characters (words are short)."""
+    lines, cur = [], ""
+    for w in ws:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = cur + " " + w if cur else w
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def paragraphs(rng, nbytes):
+    """Plain text of about nbytes: paragraphs of wrapped lines, now and then a line starting with
+    a dot (an ellipsis, a lone "."), which POP3 must dot-stuff."""
+    out, size = [], 0
+    while size < nbytes:
+        ws = words(rng, rng.randint(20, 90))
+        ws[0] = ws[0].capitalize()
+        para = wrap(ws)
+        para[-1] += "."
+        if rng.random() < 0.02:
+            para.insert(rng.randrange(len(para) + 1), rng.choice(["...", ".", ". . .", ".hidden files too"]))
+        out.extend(para)
+        out.append("")
+        size += sum(len(x) + 1 for x in para) + 1
+    return out
+
+
+def make_message(rng, i, sec, user, mark=None):
+    """One message (bytes, LF line ends, ending in LF): realistic headers (two Received, a
+    DKIM-Signature on half of them), then text/plain (55%), multipart/alternative with HTML
+    (30%) or multipart/mixed with a small base64 attachment (15%). The body size follows a
+    log-normal law around 3 KiB (0.7 to 24 KiB). `user` is the recipient (Delivered-To, To).
+    mark = (word, share): that word is put into the Subject of about `share` of the messages, at
+    a random place among its words (without mark the random stream is the same as ever, so the
+    same seed gives the same messages)."""
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    sdom = rng.choice(SENDER_DOMAINS)
+    sender = "%s.%s@%s" % (first.lower(), last.lower(), sdom)
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(sec))
+    ws = words(rng, rng.randint(2, 8))
+    if mark is not None and rng.random() < mark[1]:
+        ws.insert(rng.randrange(len(ws) + 1), mark[0])
+    subject = " ".join(ws).capitalize()
+    if rng.random() < 0.3:
+        subject = "Re: " + subject
+    relay = rng.choice(RELAYS)
+    h = [
+        "Return-Path: <%s>" % sender,
+        "Delivered-To: %s" % user,
+        "Received: from %s (%s [192.0.2.%d])" % (relay, relay, rng.randint(1, 254)),
+        "\tby %s with ESMTPS id %08X%04X" % (DOMAIN, rng.getrandbits(32), i & 0xFFFF),
+        "\tfor <%s>; %s" % (user, date),
+        "Received: from [198.51.100.%d] (helo=client) by %s with ESMTPSA; %s" % (
+            rng.randint(1, 254), relay, date),
+    ]
+    if rng.random() < 0.5:
+        sig = base64.b64encode(rng.randbytes(256)).decode()
+        h += ["DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=sel%d;" % (sdom, rng.randint(1, 9)),
+              "\th=from:to:subject:date:message-id:mime-version:content-type;",
+              "\tbh=%s;" % base64.b64encode(rng.randbytes(32)).decode(),
+              "\tb=" + sig[:70]]
+        h += ["\t " + sig[k:k + 72] for k in range(70, len(sig), 72)]
+    h += [
+        "Message-ID: <%d.%08x@%s>" % (sec, rng.getrandbits(32), sdom),
+        "Date: %s" % date,
+        "From: %s %s <%s>" % (first, last, sender),
+        "To: %s User <%s>" % (user.split("@")[0].capitalize(), user),
+        "Subject: %s" % subject,
+        "MIME-Version: 1.0",
+    ]
+    if rng.random() < 0.4:
+        h.append("X-Mailer: %s" % rng.choice(MAILERS))
+    if rng.random() < 0.2:
+        h.append("List-Unsubscribe: <mailto:leave-%d@%s>" % (rng.randint(1000, 9999), sdom))
+
+    body_size = int(min(max(rng.lognormvariate(math.log(3000), 0.6), 700), 24000))
+    kind = rng.random()
+    if kind < 0.55:
+        h += ["Content-Type: text/plain; charset=us-ascii", "Content-Transfer-Encoding: 7bit"]
+        body = paragraphs(rng, body_size)
+    else:
+        boundary = "=_b%016x" % rng.getrandbits(64)
+        if kind < 0.85:
+            h.append('Content-Type: multipart/alternative; boundary="%s"' % boundary)
+            text = paragraphs(rng, body_size // 2)
+            html = ["<html><body>"]
+            for line in paragraphs(rng, body_size // 2):
+                html.append("<p>%s</p>" % line if line else "")
+            html.append("</body></html>")
+            parts = [("text/plain; charset=us-ascii", "7bit", text), ("text/html; charset=us-ascii", "7bit", html)]
+        else:
+            h.append('Content-Type: multipart/mixed; boundary="%s"' % boundary)
+            text = paragraphs(rng, max(300, body_size // 4))
+            blob = base64.encodebytes(rng.randbytes(body_size * 3 // 4 * 3 // 4)).decode().splitlines()
+            name = "%s-%d.pdf" % (rng.choice(["report", "invoice", "scan", "notes"]), rng.randint(1, 999))
+            parts = [("text/plain; charset=us-ascii", "7bit", text),
+                     ('application/pdf; name="%s"\nContent-Disposition: attachment; filename="%s"' % (name, name),
+                      "base64", blob)]
+        body = ["This is a multi-part message in MIME format.", ""]
+        for ctype, cte, lines in parts:
+            body += ["--" + boundary, "Content-Type: " + ctype, "Content-Transfer-Encoding: " + cte, ""]
+            body += lines
+            body.append("")
+        body.append("--%s--" % boundary)
+    return ("\n".join(h) + "\n\n" + "\n".join(body) + "\n").encode()
+
+
+class Maildrop:
+    """COUNT messages to `user`, generated once (seeded), with the names' time stamps one minute
+    apart and ending shortly before now, so the order of names is the order of delivery.
+    `mark`: see make_message."""
+
+    def __init__(self, count, seed, user, mark=None):
+        rng = random.Random(seed)
+        self.user = user
+        start = int(time.time()) - 60 * count - 3600
+        self.messages = []  # (sec, usec, data)
+        for i in range(count):
+            sec = start + 60 * i
+            self.messages.append((sec, rng.randrange(1000000), make_message(rng, i, sec, user, mark)))
+        self.wire_sizes = [len(d) + d.count(b"\n") for _s, _u, d in self.messages]
+        self.octets = sum(self.wire_sizes)
+        self.disk_octets = sum(len(d) for _s, _u, d in self.messages)
+
+    def digests(self):
+        """SHA-256 of each message as POP3 sends it (CRLF line ends, before dot-stuffing)."""
+        return [hashlib.sha256(d.replace(b"\n", b"\r\n")).hexdigest() for _s, _u, d in self.messages]
+
+    def write(self, mailbox, style, owner=None):
+        """Deletes `mailbox` (the Maildir with whatever index the server kept there) and writes
+        every message into a fresh new/, named as the server's own delivery (style) does."""
+        shutil.rmtree(mailbox, ignore_errors=True)
+        for sub in ("", "cur", "new", "tmp"):
+            d = os.path.join(mailbox, sub)
+            os.makedirs(d, exist_ok=True)
+            if owner is not None:
+                os.chown(d, owner, owner)
+        new = os.path.join(mailbox, "new")
+        for seq, (sec, usec, data) in enumerate(self.messages, 1):
+            name = maildir_name(style, sec, usec, seq, len(data), len(data) + data.count(b"\n"))
+            fd = os.open(os.path.join(new, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, data)
+                if owner is not None:
+                    os.fchown(fd, owner, owner)
+            finally:
+                os.close(fd)
 
 
 # ---------------------------------------------------------------- Postfix
@@ -488,16 +676,18 @@ def _child_nofile(n):
 
 
 class PoshtaInstance:
-    """`poshta serve`: SMTP on 127.0.0.1:port and, with pop3_port, POP3 on 127.0.0.1:pop3_port
-    (USER/PASS in plaintext is allowed from loopback by default: [auth] plaintext_on_loopback)."""
+    """`poshta serve`: SMTP on 127.0.0.1:port and, with pop3_port, POP3 on 127.0.0.1:pop3_port,
+    with imap_port, IMAP on 127.0.0.1:imap_port (USER/PASS and LOGIN in plaintext are allowed
+    from loopback by default: [auth] plaintext_on_loopback)."""
 
     name = "Poshta"
 
-    def __init__(self, binary, base, port, users=USERS, nofile=65536, pop3_port=None):
+    def __init__(self, binary, base, port, users=USERS, nofile=65536, pop3_port=None, imap_port=None):
         self.binary = os.path.abspath(binary)
         self.base = base
         self.port = port
         self.pop3_port = pop3_port
+        self.imap_port = imap_port
         self.users = users
         self.nofile = nofile
         self.cfg = os.path.join(base, "poshta.toml")
@@ -514,8 +704,9 @@ class PoshtaInstance:
         os.makedirs(self.data_dir, exist_ok=True)
         with open(self.cfg, "w") as f:
             listeners = ""
-            if self.pop3_port:
-                listeners = '\n[[listen]]\nprotocol = "pop3"\naddress  = "127.0.0.1:%d"\n' % self.pop3_port
+            for proto, port in (("pop3", self.pop3_port), ("imap", self.imap_port)):
+                if port:
+                    listeners += '\n[[listen]]\nprotocol = "%s"\naddress  = "127.0.0.1:%d"\n' % (proto, port)
             f.write(POSHTA_CFG.format(data_dir=self.data_dir, port=self.port, listeners=listeners))
         r = subprocess.run([self.binary, "check", "-c", self.cfg], capture_output=True, text=True)
         if r.returncode != 0:
@@ -548,6 +739,8 @@ class PoshtaInstance:
         wait_banner(self.port, proc=self.proc)
         if self.pop3_port:
             wait_banner(self.pop3_port, proc=self.proc, greeting=b"+OK")
+        if self.imap_port:
+            wait_banner(self.imap_port, proc=self.proc, greeting=IMAP_GREETING, bye=IMAP_BYE)
         t0 = time.monotonic()
         while not os.path.exists(self.pidfile()) and time.monotonic() - t0 < 5:
             time.sleep(0.05)
@@ -633,10 +826,10 @@ base_dir = {base}/run
 state_dir = {base}/state
 log_path = {base}/log/dovecot.log
 info_log_path = {base}/log/dovecot.log
-protocols = pop3
+protocols = {protocols}
 listen = 127.0.0.1
 ssl = no
-# USER/PASS in plaintext, as Poshta allows it from loopback
+# USER/PASS and LOGIN in plaintext, as Poshta allows them from loopback
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # the same layout as Poshta's: <mail>/<domain>/<localpart>/{{cur,new,tmp}}, the indexes beside them
@@ -653,30 +846,41 @@ userdb {{
   driver = static
   args = uid={vuid} gid={vuid} home={base}/mail/%d/%n
 }}
-service pop3-login {{
-  inet_listener pop3 {{
+{services}{extra}"""
+
+# one per protocol served: the plain listener on 127.0.0.1:PORT, no implicit-TLS one
+DOVECOT_LOGIN_SERVICE = """\
+service {proto}-login {{
+  inet_listener {proto} {{
     address = 127.0.0.1
     port = {port}
   }}
-  inet_listener pop3s {{
+  inet_listener {proto}s {{
     port = 0
-  }}
+  }}{settings}
 }}
 """
 
 
 class DovecotInstance:
-    """A private Dovecot serving POP3 on 127.0.0.1:pop3_port: every user@bench.test exists, with the
-    bench password (static passdb and userdb; the password as a yescrypt hash, as Poshta keeps it,
-    so that a login costs both servers one crypt(3)), mail owned by uid/gid vuid in
-    BASE/mail/<domain>/<localpart>/ (Maildir; Dovecot's index files and dovecot-uidlist in the
-    same directory). Started with `dovecot -c CONF`, stopped with `doveadm -c CONF stop`."""
+    """A private Dovecot serving POP3 on 127.0.0.1:pop3_port and/or IMAP on 127.0.0.1:imap_port:
+    every user@bench.test exists, with the bench password (static passdb and userdb; the password
+    as a yescrypt hash, as Poshta keeps it, so that a login costs both servers one crypt(3)), mail
+    owned by uid/gid vuid in BASE/mail/<domain>/<localpart>/ (Maildir; Dovecot's index files and
+    dovecot-uidlist in the same directory). Started with `dovecot -c CONF`, stopped with
+    `doveadm -c CONF stop`. login_settings: {"imap": "process_limit = 600", ...} go into that
+    protocol's login service block; extra: more configuration lines appended as they are."""
 
     name = "Dovecot"
 
-    def __init__(self, base, pop3_port, vuid=5000):
+    def __init__(self, base, pop3_port=None, vuid=5000, imap_port=None, login_settings=None, extra=""):
+        if not pop3_port and not imap_port:
+            raise ValueError("DovecotInstance needs a POP3 or an IMAP port")
         self.base = base
         self.pop3_port = pop3_port
+        self.imap_port = imap_port
+        self.login_settings = login_settings or {}
+        self.extra = extra
         self.vuid = vuid
         self.conf = os.path.join(base, "dovecot.conf")
         self.mailroot = os.path.join(base, "mail", DOMAIN)
@@ -690,9 +894,16 @@ class DovecotInstance:
             os.makedirs(os.path.join(self.base, d), exist_ok=True)
         os.chmod(self.base, 0o755)
         os.chown(os.path.join(self.base, "mail"), self.vuid, self.vuid)
+        protos = [(p, port) for p, port in (("imap", self.imap_port), ("pop3", self.pop3_port)) if port]
+        services = ""
+        for proto, port in protos:
+            settings = self.login_settings.get(proto, "")
+            settings = "".join("\n  " + ln.strip() for ln in settings.strip().splitlines() if ln.strip())
+            services += DOVECOT_LOGIN_SERVICE.format(proto=proto, port=port, settings=settings)
         with open(self.conf, "w") as f:
-            f.write(DOVECOT_CONF.format(base=self.base, port=self.pop3_port, vuid=self.vuid,
-                                        password_hash=crypt_hash(PASSWORD)))
+            f.write(DOVECOT_CONF.format(base=self.base, port=protos[0][1], vuid=self.vuid,
+                                        protocols=" ".join(p for p, _ in protos), services=services,
+                                        extra=self.extra, password_hash=crypt_hash(PASSWORD)))
         r = subprocess.run(["dovecot", "-c", self.conf, "-n"], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("dovecot -c %s -n failed: %s" % (self.conf, (r.stderr or r.stdout).strip()))
@@ -717,7 +928,10 @@ class DovecotInstance:
             if time.monotonic() - t0 > 20:
                 raise RuntimeError("Dovecot's master did not start; see %s" % self.logfile)
             time.sleep(0.1)
-        wait_banner(self.pop3_port, greeting=b"+OK")
+        if self.pop3_port:
+            wait_banner(self.pop3_port, greeting=b"+OK")
+        if self.imap_port:
+            wait_banner(self.imap_port, greeting=IMAP_GREETING, bye=IMAP_BYE)
 
     def alive(self):
         return self.started and self.pid() is not None and pid_alive(self.pid())
@@ -740,6 +954,10 @@ class DovecotInstance:
                     pass
         self.started = False
 
+    def restart(self):
+        self.stop()
+        self.start()
+
     # Dovecot's log: "<date> <process>(<user>)<...>: Error: ..." (also Warning, Fatal, Panic)
     PROBLEMS = re.compile(r": (Warning|Error|Fatal|Panic): ")
 
@@ -754,17 +972,22 @@ class DovecotInstance:
             return ""
 
 
-# ---------------------------------------------------------------- idle SMTP sessions
+# ---------------------------------------------------------------- idle sessions
 
-def open_idle_smtp(port, n, batch=200, timeout=30.0, ehlo=b"EHLO client.test\r\n"):
-    """Open n SMTP sessions to 127.0.0.1:port, each read up to the greeting, sent EHLO and read
-    up to the final 250 line, and return (sockets, errors). At most `batch` sessions are in
-    their handshake at once, so a listen backlog is never flooded."""
+def open_idle_sessions(port, n, steps, batch=200, timeout=30.0):
+    """Open n sessions to 127.0.0.1:port, each taken through `steps`, and return (sockets, errors).
+    A step is (name, send, final, good): `send` (bytes, or None for the greeting) is written, then
+    lines are read until final(line) is true, and good(line) says whether that last line is the
+    expected one. Sockets that passed every step are returned blocking and otherwise untouched;
+    at most `batch` sessions are in their handshake at once, so a listen backlog is never flooded."""
     sel = selectors.DefaultSelector()
     done, errors = [], []
     pending = 0
     started = 0
-    state = {}  # sock -> [phase, buffer, deadline]
+    state = {}  # sock -> [step index (-1: connecting), buffer, deadline]
+
+    def step_name(st):
+        return "connect" if st[0] < 0 else steps[st[0]][0]
 
     def fail(s, why):
         nonlocal pending
@@ -784,7 +1007,7 @@ def open_idle_smtp(port, n, batch=200, timeout=30.0, ehlo=b"EHLO client.test\r\n
                 s.close()
                 errors.append("connect: %s" % os.strerror(err))
                 continue
-            state[s] = ["connect", b"", time.monotonic() + timeout]
+            state[s] = [-1, b"", time.monotonic() + timeout]
             sel.register(s, selectors.EVENT_WRITE)
             pending += 1
         if pending == 0:
@@ -792,45 +1015,68 @@ def open_idle_smtp(port, n, batch=200, timeout=30.0, ehlo=b"EHLO client.test\r\n
         for key, _ev in sel.select(timeout=1.0):
             s = key.fileobj
             st = state[s]
-            if st[0] == "connect":
+            if st[0] < 0:
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
                     fail(s, "connect: %s" % os.strerror(err))
                     continue
-                st[0] = "banner"
+                st[0] = 0
+                if steps[0][1]:
+                    s.sendall(steps[0][1])
                 sel.modify(s, selectors.EVENT_READ)
                 continue
             try:
                 d = s.recv(65536)
             except OSError as e:
-                fail(s, "%s: %s" % (st[0], e))
+                fail(s, "%s: %s" % (step_name(st), e))
                 continue
             if not d:
-                fail(s, "%s: closed by server (%r)" % (st[0], st[1][-200:]))
+                fail(s, "%s: closed by server (%r)" % (step_name(st), st[1][-200:]))
                 continue
             st[1] += d
             while b"\n" in st[1]:
                 line, st[1] = st[1].split(b"\n", 1)
-                if len(line) >= 4 and line[3:4] == b"-":
-                    continue  # continuation of a multi-line reply
-                if st[0] == "banner":
-                    if not line.startswith(b"220"):
-                        fail(s, "banner: %r" % line)
-                        break
-                    st[0] = "ehlo"
-                    s.sendall(ehlo)  # tiny, fits in the empty send buffer
-                elif st[0] == "ehlo":
-                    if not line.startswith(b"250"):
-                        fail(s, "ehlo: %r" % line)
-                        break
-                    sel.unregister(s)
-                    del state[s]
-                    pending -= 1
-                    s.setblocking(True)
-                    done.append(s)
+                line = line.rstrip(b"\r")
+                name, _send, final, good = steps[st[0]]
+                if not final(line):
+                    continue  # a continuation or an untagged line
+                if not good(line):
+                    fail(s, "%s: %r" % (name, line))
                     break
+                st[0] += 1
+                if st[0] < len(steps):
+                    s.sendall(steps[st[0]][1])  # tiny, fits in the empty send buffer
+                    continue
+                sel.unregister(s)
+                del state[s]
+                pending -= 1
+                s.setblocking(True)
+                done.append(s)
+                break
         now = time.monotonic()
         for s in [s for s, st in state.items() if st[2] < now]:
-            fail(s, "%s: timeout after %.0f s" % (state[s][0], timeout))
+            fail(s, "%s: timeout after %.0f s" % (step_name(state[s]), timeout))
     sel.close()
     return done, errors
+
+
+def open_idle_smtp(port, n, batch=200, timeout=30.0, ehlo=b"EHLO client.test\r\n"):
+    """Open n SMTP sessions to 127.0.0.1:port, each read up to the greeting, sent EHLO and read
+    up to the final 250 line, and return (sockets, errors)."""
+    final = lambda line: not (len(line) >= 4 and line[3:4] == b"-")  # noqa: E731 (multi-line replies)
+    steps = [("banner", None, final, lambda line: line.startswith(b"220")),
+             ("ehlo", ehlo, final, lambda line: line.startswith(b"250"))]
+    return open_idle_sessions(port, n, steps, batch=batch, timeout=timeout)
+
+
+def open_idle_imap(port, n, user, password, mailbox="INBOX", batch=50, timeout=60.0):
+    """Open n IMAP sessions to 127.0.0.1:port, each read up to the greeting, logged in (LOGIN) and,
+    unless mailbox is None, with that mailbox selected (as a client holds its INBOX open); returns
+    (sockets, errors). The password must be an IMAP atom."""
+    steps = [("greeting", None, lambda line: True, lambda line: line.startswith(b"* OK")),
+             ("login", b"a LOGIN %s %s\r\n" % (user.encode(), password.encode()),
+              lambda line: line.startswith(b"a "), lambda line: line.startswith(b"a OK"))]
+    if mailbox is not None:
+        steps.append(("select", b"b SELECT %s\r\n" % mailbox.encode(),
+                      lambda line: line.startswith(b"b "), lambda line: line.startswith(b"b OK")))
+    return open_idle_sessions(port, n, steps, batch=batch, timeout=timeout)

@@ -31,13 +31,10 @@ Needs: Dovecot (dovecot-pop3d), from `scripts/setup.sh`. Only 127.0.0.1 is used;
 resolver is 127.0.0.1:9, Dovecot serves POP3 only and has no network client.
 """
 import argparse
-import base64
 import hashlib
 import json
-import math
 import os
 import poplib
-import random
 import shutil
 import statistics
 import sys
@@ -50,176 +47,6 @@ import benchlib as bl  # noqa: E402
 LOCALPART = "pop"
 USER = "%s@%s" % (LOCALPART, bl.DOMAIN)
 VUID = 5000  # Dovecot's mail_uid (as Postfix's virtual(8) in benchlib)
-
-# ---------------------------------------------------------------- the maildrop
-
-WORDS = """the of and to in a is that for it as was with be by on not he this are or his from at which
-but have an they you were her she there been one all we their has would when if so no will more can
-said who about out up them some could into other time only new then these two may first any like
-now my such over our even most made after also did many before must through back years where much
-your way well down should because each just those people how too little state good very make world
-still own see men work long get here between both life being under never day same another know while
-last might us great old year off come since against go came right used take three meeting report
-budget quarter review draft schedule invoice shipment project release server update customer team
-order account payment support ticket office travel notes agenda minutes proposal contract""".split()
-FIRST = ["Anna", "Boris", "Carla", "Dmytro", "Elena", "Farid", "Greta", "Hugo", "Iryna", "Jonas",
-         "Katya", "Lars", "Maria", "Nils", "Olena", "Pavel", "Rita", "Sven", "Taras", "Ulla"]
-LAST = ["Berg", "Novak", "Koval", "Schmidt", "Rossi", "Lindqvist", "Moreau", "Petrenko", "Horvat",
-        "Jansen", "Bondar", "Fischer", "Garcia", "Nowak", "Larsen"]
-SENDER_DOMAINS = ["example.org", "example.net", "mail.example.com", "lists.example.org", "shop.example.net"]
-RELAYS = ["mx1.example.org", "out.example.net", "smtp.mail.example.com", "relay.lists.example.org"]
-MAILERS = ["Mozilla Thunderbird", "Evolution 3.46", "Apple Mail (2.3774)", "Microsoft Outlook 16.0",
-           "Roundcube Webmail/1.6", "mutt/2.2.9"]
-
-
-def words(rng, n):
-    return rng.choices(WORDS, k=n)
-
-
-def wrap(ws, width=72):
-    """Lines of at most `width` characters (words are short)."""
-    lines, cur = [], ""
-    for w in ws:
-        if cur and len(cur) + 1 + len(w) > width:
-            lines.append(cur)
-            cur = w
-        else:
-            cur = cur + " " + w if cur else w
-    if cur:
-        lines.append(cur)
-    return lines
-
-
-def paragraphs(rng, nbytes):
-    """Plain text of about nbytes: paragraphs of wrapped lines, now and then a line starting with
-    a dot (an ellipsis, a lone "."), which POP3 must dot-stuff."""
-    out, size = [], 0
-    while size < nbytes:
-        ws = words(rng, rng.randint(20, 90))
-        ws[0] = ws[0].capitalize()
-        para = wrap(ws)
-        para[-1] += "."
-        if rng.random() < 0.02:
-            para.insert(rng.randrange(len(para) + 1), rng.choice(["...", ".", ". . .", ".hidden files too"]))
-        out.extend(para)
-        out.append("")
-        size += sum(len(x) + 1 for x in para) + 1
-    return out
-
-
-def make_message(rng, i, sec):
-    """One message (bytes, LF line ends, ending in LF): realistic headers (two Received, a
-    DKIM-Signature on half of them), then text/plain (55%), multipart/alternative with HTML
-    (30%) or multipart/mixed with a small base64 attachment (15%). The body size follows a
-    log-normal law around 3 KiB (0.7 to 24 KiB)."""
-    first, last = rng.choice(FIRST), rng.choice(LAST)
-    sdom = rng.choice(SENDER_DOMAINS)
-    sender = "%s.%s@%s" % (first.lower(), last.lower(), sdom)
-    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(sec))
-    subject = " ".join(words(rng, rng.randint(2, 8))).capitalize()
-    if rng.random() < 0.3:
-        subject = "Re: " + subject
-    relay = rng.choice(RELAYS)
-    h = [
-        "Return-Path: <%s>" % sender,
-        "Delivered-To: %s" % USER,
-        "Received: from %s (%s [192.0.2.%d])" % (relay, relay, rng.randint(1, 254)),
-        "\tby %s with ESMTPS id %08X%04X" % (bl.DOMAIN, rng.getrandbits(32), i & 0xFFFF),
-        "\tfor <%s>; %s" % (USER, date),
-        "Received: from [198.51.100.%d] (helo=client) by %s with ESMTPSA; %s" % (
-            rng.randint(1, 254), relay, date),
-    ]
-    if rng.random() < 0.5:
-        sig = base64.b64encode(rng.randbytes(256)).decode()
-        h += ["DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=sel%d;" % (sdom, rng.randint(1, 9)),
-              "\th=from:to:subject:date:message-id:mime-version:content-type;",
-              "\tbh=%s;" % base64.b64encode(rng.randbytes(32)).decode(),
-              "\tb=" + sig[:70]]
-        h += ["\t " + sig[k:k + 72] for k in range(70, len(sig), 72)]
-    h += [
-        "Message-ID: <%d.%08x@%s>" % (sec, rng.getrandbits(32), sdom),
-        "Date: %s" % date,
-        "From: %s %s <%s>" % (first, last, sender),
-        "To: Pop User <%s>" % USER,
-        "Subject: %s" % subject,
-        "MIME-Version: 1.0",
-    ]
-    if rng.random() < 0.4:
-        h.append("X-Mailer: %s" % rng.choice(MAILERS))
-    if rng.random() < 0.2:
-        h.append("List-Unsubscribe: <mailto:leave-%d@%s>" % (rng.randint(1000, 9999), sdom))
-
-    body_size = int(min(max(rng.lognormvariate(math.log(3000), 0.6), 700), 24000))
-    kind = rng.random()
-    if kind < 0.55:
-        h += ["Content-Type: text/plain; charset=us-ascii", "Content-Transfer-Encoding: 7bit"]
-        body = paragraphs(rng, body_size)
-    else:
-        boundary = "=_b%016x" % rng.getrandbits(64)
-        if kind < 0.85:
-            h.append('Content-Type: multipart/alternative; boundary="%s"' % boundary)
-            text = paragraphs(rng, body_size // 2)
-            html = ["<html><body>"]
-            for line in paragraphs(rng, body_size // 2):
-                html.append("<p>%s</p>" % line if line else "")
-            html.append("</body></html>")
-            parts = [("text/plain; charset=us-ascii", "7bit", text), ("text/html; charset=us-ascii", "7bit", html)]
-        else:
-            h.append('Content-Type: multipart/mixed; boundary="%s"' % boundary)
-            text = paragraphs(rng, max(300, body_size // 4))
-            blob = base64.encodebytes(rng.randbytes(body_size * 3 // 4 * 3 // 4)).decode().splitlines()
-            name = "%s-%d.pdf" % (rng.choice(["report", "invoice", "scan", "notes"]), rng.randint(1, 999))
-            parts = [("text/plain; charset=us-ascii", "7bit", text),
-                     ('application/pdf; name="%s"\nContent-Disposition: attachment; filename="%s"' % (name, name),
-                      "base64", blob)]
-        body = ["This is a multi-part message in MIME format.", ""]
-        for ctype, cte, lines in parts:
-            body += ["--" + boundary, "Content-Type: " + ctype, "Content-Transfer-Encoding: " + cte, ""]
-            body += lines
-            body.append("")
-        body.append("--%s--" % boundary)
-    return ("\n".join(h) + "\n\n" + "\n".join(body) + "\n").encode()
-
-
-class Maildrop:
-    """COUNT messages, generated once (seeded), with the names' time stamps one minute apart
-    and ending shortly before now, so the order of names is the order of delivery."""
-
-    def __init__(self, count, seed):
-        rng = random.Random(seed)
-        start = int(time.time()) - 60 * count - 3600
-        self.messages = []  # (sec, usec, data)
-        for i in range(count):
-            sec = start + 60 * i
-            self.messages.append((sec, rng.randrange(1000000), make_message(rng, i, sec)))
-        self.wire_sizes = [len(d) + d.count(b"\n") for _s, _u, d in self.messages]
-        self.octets = sum(self.wire_sizes)
-        self.disk_octets = sum(len(d) for _s, _u, d in self.messages)
-
-    def digests(self):
-        """SHA-256 of each message as POP3 sends it (CRLF line ends, before dot-stuffing)."""
-        return [hashlib.sha256(d.replace(b"\n", b"\r\n")).hexdigest() for _s, _u, d in self.messages]
-
-    def write(self, mailbox, style, owner=None):
-        """Deletes `mailbox` (the Maildir with whatever index the server kept there) and writes
-        every message into a fresh new/, named as the server's own delivery (style) does."""
-        shutil.rmtree(mailbox, ignore_errors=True)
-        for sub in ("", "cur", "new", "tmp"):
-            d = os.path.join(mailbox, sub)
-            os.makedirs(d, exist_ok=True)
-            if owner is not None:
-                os.chown(d, owner, owner)
-        new = os.path.join(mailbox, "new")
-        for seq, (sec, usec, data) in enumerate(self.messages, 1):
-            name = bl.maildir_name(style, sec, usec, seq, len(data), len(data) + data.count(b"\n"))
-            fd = os.open(os.path.join(new, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, data)
-                if owner is not None:
-                    os.fchown(fd, owner, owner)
-            finally:
-                os.close(fd)
-
 
 # ---------------------------------------------------------------- one session
 
@@ -387,7 +214,7 @@ def main():
         bl.die("dovecot not found; install it: scripts/setup.sh")
 
     t0 = time.monotonic()
-    drop = Maildrop(a.count, a.seed)
+    drop = bl.Maildrop(a.count, a.seed, USER)
     sizes = sorted(drop.wire_sizes)
     bl.log("maildrop: %d messages, %.1f MiB on disk (LF), %.1f MiB as sent (CRLF); sizes %.1f / %.1f / %.1f KiB "
            "(min / median / max), made in %.1f s" % (

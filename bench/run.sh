@@ -2,16 +2,19 @@
 # bench/run.sh - run every Poshta benchmark against its anchor (Postfix, Dovecot) and print the tables.
 #
 #   bench/run.sh [--quick] [--poshta PATH] [--count N] [--reps N] [--conns N] [--postfix-conns N]
-#                [--pop3-count N] [--json FILE] [--keep]
+#                [--pop3-count N] [--imap-count N] [--imap-conns N] [--json FILE] [--keep]
 #
 #   --quick            small sizes for a smoke test (300 messages, 2 reps, 1000/100 connections,
-#                      a 2000-message POP3 maildrop)
+#                      a 2000-message POP3 maildrop, a 10000-message IMAP mailbox and 100 idle
+#                      IMAP connections)
 #   --poshta PATH      the binary (default: build/poshta)
 #   --count N          messages per SMTP and relay run (default 2000)
 #   --reps N           repetitions per case, medians printed (default 3)
 #   --conns N          idle connections held to Poshta (default 5000)
 #   --postfix-conns N  idle connections held to Postfix (default 200; one process each)
 #   --pop3-count N     messages in the POP3 maildrop (default 10000)
+#   --imap-count N     messages in the IMAP mailbox (default 100000)
+#   --imap-conns N     idle logged-in IMAP connections held to each server (default 500)
 #   --json FILE        also append machine-readable results to FILE
 #   --keep             keep the scratch directories under /var/tmp (logs, mail)
 #
@@ -25,18 +28,22 @@ delivery=()
 relay=()
 memory=()
 pop3=()
+imap=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) delivery+=(--count 300 --reps 2); relay+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2)
-             pop3+=(--count 2000 --reps 2) ;;
+             pop3+=(--count 2000 --reps 2); imap+=(--count 10000 --conns 100 --reps 2) ;;
     --poshta|--json) common+=("$1" "$2"); shift ;;
     --keep) common+=("$1") ;;
     --count) delivery+=(--count "$2"); relay+=(--count "$2"); shift ;;
-    --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); pop3+=(--reps "$2"); shift ;;
+    --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); pop3+=(--reps "$2")
+            imap+=(--reps "$2"); shift ;;
     --conns) memory+=(--conns "$2"); shift ;;
     --postfix-conns) memory+=(--postfix-conns "$2"); shift ;;
     --pop3-count) pop3+=(--count "$2"); shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --imap-count) imap+=(--count "$2"); shift ;;
+    --imap-conns) imap+=(--conns "$2"); shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -59,4 +66,6 @@ echo
 python3 "$here/idle_memory.py" "${common[@]}" "${memory[@]}" || status=1
 echo
 python3 "$here/pop3.py" "${common[@]}" "${pop3[@]}" || status=1
+echo
+python3 "$here/imap.py" "${common[@]}" "${imap[@]}" || status=1
 exit $status

@@ -1,5 +1,7 @@
 #include "cli/imap_service.hpp"
 
+#include <malloc.h>
+
 #include "cli/service_steps.hpp"
 
 #include <spdlog/spdlog.h>
@@ -20,7 +22,12 @@ namespace poshta::cli {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16384;
+// Read buffer per connection: most of an idle session's memory, so small;
+// literals (APPEND) arrive over several reads.
+constexpr std::size_t kReadChunk = 4096;
+// After an answer this large, freed memory goes back to the system at once
+// (a FETCH of a whole large mailbox builds tens of MiB).
+constexpr std::size_t kTrimAfter = 4 << 20;
 constexpr std::chrono::seconds kWriteTimeout{300};
 constexpr std::chrono::minutes kAutologout{30};  // RFC 9051 §5.4: at least 30 minutes
 constexpr std::chrono::seconds kIdleTick{1};     // how soon IDLE reports a delivery
@@ -85,6 +92,7 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
   // COMPRESS=DEFLATE (RFC 4978), once the client asks: both directions.
   std::unique_ptr<core::Deflater> deflater;
   std::unique_ptr<core::Inflater> inflater;
+  bool trim_after_write = false;
   for (;;) {
     std::string out = session.take_output();
     if (!out.empty()) {
@@ -92,6 +100,11 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
       std::error_code ec;
       co_await conn->write(out, kWriteTimeout, ec);
       if (ec) break;
+      if (trim_after_write) {
+        out = std::string();
+        ::malloc_trim(0);
+        trim_after_write = false;
+      }
     }
     if (session.take_compress()) {
       deflater = std::make_unique<core::Deflater>();
@@ -119,6 +132,7 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
       CommandTask task(*backend, request->command);
       co_await net::offload(ctx.server, task);
       if (changes_mail(request->command.name)) ctx.events.changed(session.user());
+      trim_after_write = task.result.untagged.size() > kTrimAfter;
       session.resolve_command(std::move(task.result.untagged), std::move(task.result.completion), backend->selected());
       continue;
     }

@@ -459,11 +459,21 @@ class DovecotPeer:
     """A private Dovecot serving LMTP only, on 127.0.0.1:lmtp_port and on
     the unix socket lmtp_socket; any user is accepted (static userdb) and
     gets BASE/mail/<user>/Maildir. Runs in the foreground (-F) under the
-    Popen handle the test keeps."""
+    Popen handle the test keeps.
 
-    def __init__(self, base, lmtp_port):
+    With imap_port instead of lmtp_port it serves IMAP only, on
+    127.0.0.1:imap_port (plaintext LOGIN: any user, password "pass"), with
+    maildir_very_dirty_syncs = no; mail_location (default as above) may
+    name another server's Maildirs, e.g. "maildir:<data_dir>/mail/%d/%n".
+    Mail processes run as VUID in both cases: Dovecot 2.3 refuses root for
+    them ("userdb returned 0 as uid", "Mail access not allowed for root"),
+    so a Maildir it shares must belong to VUID."""
+
+    def __init__(self, base, lmtp_port=None, imap_port=None, mail_location=None):
+        assert (lmtp_port is None) != (imap_port is None), "either lmtp_port or imap_port"
         self.base = pathlib.Path(base)
         self.lmtp_port = lmtp_port
+        self.imap_port = imap_port
         self.lmtp_socket = self.base / "run" / "lmtp-poshta"
         self.conf = self.base / "dovecot.conf"
         self.mail = self.base / "mail"
@@ -473,29 +483,10 @@ class DovecotPeer:
             (self.base / d).mkdir(parents=True, exist_ok=True)
         os.chown(self.mail, VUID, VUID)
         b = self.base
-        self.conf.write_text(f"""\
-instance_name = poshta-e2e-{lmtp_port}
-base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/log/dovecot.log
-info_log_path = {b}/log/dovecot.log
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:{b}/mail/%u/Maildir
-mail_uid = {VUID}
-mail_gid = {VUID}
-first_valid_uid = 100
-lmtp_save_to_detail_mailbox = no
-passdb {{
-  driver = static
-  args = password=pass
-}}
-userdb {{
-  driver = static
-  args = uid={VUID} gid={VUID} home={b}/mail/%u
-}}
+        if imap_port is None:
+            self.protocol, self.port = "lmtp", lmtp_port
+            settings = "lmtp_save_to_detail_mailbox = no"
+            service = f"""\
 service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
@@ -504,7 +495,44 @@ service lmtp {{
   unix_listener lmtp-poshta {{
     mode = 0666
   }}
+}}"""
+        else:
+            self.protocol, self.port = "imap", imap_port
+            settings = "maildir_very_dirty_syncs = no"
+            service = f"""\
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}"""
+        self.conf.write_text(f"""\
+instance_name = poshta-e2e-{self.port}
+base_dir = {b}/run
+state_dir = {b}/state
+log_path = {b}/log/dovecot.log
+info_log_path = {b}/log/dovecot.log
+protocols = {self.protocol}
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+mail_location = {mail_location or f"maildir:{b}/mail/%u/Maildir"}
+mail_uid = {VUID}
+mail_gid = {VUID}
+first_valid_uid = 100
+{settings}
+passdb {{
+  driver = static
+  args = password=pass
 }}
+userdb {{
+  driver = static
+  args = uid={VUID} gid={VUID} home={b}/mail/%u
+}}
+{service}
 service doveadm {{
   inet_listener {{
     port = 0
@@ -523,12 +551,12 @@ service doveadm {{
                                      stdout=open(self.base / "log" / "stdout.log", "ab"),
                                      stderr=subprocess.STDOUT)
         end = time.monotonic() + START_TIMEOUT
-        while not port_open_on("127.0.0.1", self.lmtp_port):
+        while not port_open_on("127.0.0.1", self.port):
             if self.proc.poll() is not None:
                 raise AssertionError(f"dovecot exited with {self.proc.returncode}; log:\n" + self.log_text())
             if time.monotonic() > end:
-                raise AssertionError(f"Dovecot does not listen on LMTP port {self.lmtp_port}; log:\n"
-                                     + self.log_text())
+                raise AssertionError(f"Dovecot does not listen on {self.protocol.upper()} port "
+                                     f"{self.port}; log:\n" + self.log_text())
             time.sleep(0.05)
         return self
 
