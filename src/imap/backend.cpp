@@ -428,7 +428,7 @@ struct Backend::Impl {
       }
       if (!special.empty()) add(special);
       out += "* " + cmd.name + " (" + attrs + ") \".\" ";
-      append_string(out, wire);
+      append_string(out, wire, utf8_names);
       out += "\r\n";
       if (!args.status_items.empty() && f.exists) {  // LIST-STATUS (RFC 5819)
         Command status_cmd;
@@ -472,7 +472,7 @@ struct Backend::Impl {
       items += a + " " + std::to_string(v);
     }
     std::string out = "* STATUS ";
-    append_string(out, cmd.mailbox);
+    append_string(out, cmd.mailbox, utf8_names);
     out += " (" + items + ")\r\n";
     return ok("STATUS completed", std::move(out));
   }

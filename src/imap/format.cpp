@@ -1,16 +1,18 @@
 #include "imap/format.hpp"
 
+#include "mime/charset.hpp"
+
 #include <cstdio>
 #include <ctime>
 #include <vector>
 
 namespace poshta::imap {
 
-void append_string(std::string& out, std::string_view s) {
-  bool quotable = s.size() <= 1024;
+void append_string(std::string& out, std::string_view s, bool utf8) {
+  bool quotable = s.size() <= 1024 && (!utf8 || mime::is_valid_utf8(s));
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (u == 0 || u == '\r' || u == '\n' || u >= 0x80) {
+    if (u == 0 || u == '\r' || u == '\n' || (u >= 0x80 && !utf8)) {
       quotable = false;
       break;
     }

@@ -12,7 +12,8 @@ namespace poshta::imap {
 // A string as IMAP sends it: quoted when it is short, 7-bit and free of
 // CR/LF, otherwise a literal "{n}\r\n..." (literal8 "~{n}" not needed: only
 // for BINARY).
-void append_string(std::string& out, std::string_view s);
+// With `utf8` (IMAP4rev2, UTF8=ACCEPT), UTF-8 may be quoted too (RFC 9051 §4.3).
+void append_string(std::string& out, std::string_view s, bool utf8 = false);
 // NIL for nullopt.
 void append_nstring(std::string& out, const std::optional<std::string_view>& s);
 // INTERNALDATE: "26-Nov-2026 09:00:00 +0000".
