@@ -523,7 +523,10 @@ struct Backend::Impl {
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
       if (cmd.changed_since && m.modseq <= *cmd.changed_since) continue;  // RFC 7162 §3.1.4
-      if (sets_seen && !has_flag(m.flags(), 'S')) {                       // RFC 9051 §6.4.5: BODY[] sets \Seen
+      if (sets_seen) {  // RFC 9051 §6.4.5: BODY[] sets \Seen, on top of the file's flags as they are now
+        if (auto now = selected->mailbox->current(m)) m.name = now->name;
+      }
+      if (sets_seen && !has_flag(m.flags(), 'S')) {
         if (auto changed = selected->mailbox->set_flags(m, m.flags() + "S")) {
           m = *changed;
         }
@@ -633,10 +636,16 @@ struct Backend::Impl {
     std::vector<std::uint32_t> modified;  // RFC 7162 §3.1.3: changed since UNCHANGEDSINCE, left alone
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
-      if (cmd.store.unchanged_since && m.modseq > *cmd.store.unchanged_since) {
+      // The flags the file has now: another Maildir reader may have changed them
+      // since this session looked, and a change is made on top of theirs.
+      auto now = selected->mailbox->current(m);
+      if (!now) continue;  // expunged by someone: reported at the next NOOP
+      const bool changed_elsewhere = now->flags() != m.flags();
+      if (cmd.store.unchanged_since && (m.modseq > *cmd.store.unchanged_since || changed_elsewhere)) {
         modified.push_back(cmd.uid ? m.uid : static_cast<std::uint32_t>(i + 1));
         continue;
       }
+      m.name = now->name;
       const std::string current = m.flags();
       std::string wanted;
       using Mode = StoreArgs::Mode;

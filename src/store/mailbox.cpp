@@ -638,6 +638,14 @@ core::Result<std::string> Mailbox::keyword_letters(const std::vector<std::string
   return letters;
 }
 
+core::Result<MessageFile> Mailbox::current(const MessageFile& m) const {
+  auto name = current_name(folder_ / "cur", m);
+  if (!name) return core::errno_code(ENOENT);
+  MessageFile out = m;
+  out.name = std::move(*name);
+  return out;
+}
+
 core::Result<MessageFile> Mailbox::set_flags(const MessageFile& m, std::string_view new_maildir_flags) {
   const auto flags = normal_flags(new_maildir_flags);
   if (!flags) return core::errno_code(EINVAL);

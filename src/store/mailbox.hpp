@@ -108,6 +108,9 @@ class Mailbox {
   // reader since `m` was taken is found by its base name (ENOENT when it is
   // gone). Returns `m` with its new name. Not fsync'd. Blocks.
   core::Result<MessageFile> set_flags(const MessageFile& m, std::string_view new_maildir_flags);
+  // The message as its file is named now: another Maildir reader may have
+  // changed its flags since `m` was seen. ENOENT when it is gone.
+  core::Result<MessageFile> current(const MessageFile& m) const;
 
   // Stores a new message (APPEND): the concatenation of `content_crlf` with
   // LF line ends, as Maildir delivery stores it, named like a delivery

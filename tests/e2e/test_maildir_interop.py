@@ -6,18 +6,19 @@ A running Poshta (SMTP and IMAP) and a private Dovecot (IMAP only, from
 peers.DovecotPeer) are pointed at the same Maildir++ tree, and imaplib
 talks to both: what Poshta delivered is what Dovecot lists; flags and
 keywords (dovecot-keywords) set on one side are seen on the other after
-NOOP or a new SELECT; an expunge by Dovecot leaves Poshta's other UIDs
-alone; folders and APPENDs made through Poshta are Dovecot folders.
+NOOP or a new SELECT, and a flag change through Poshta starts from what
+the file has now, whoever renamed it last; an expunge by Dovecot leaves
+Poshta's other UIDs alone; folders and APPENDs made through Poshta are
+Dovecot folders.
 
-Dovecot never runs mail processes as root ("userdb returned 0 as uid",
-"Mail access not allowed for root"), and Poshta writes its files with mode
-0600, so both servers run as one unprivileged owner of the mail, peers.VUID,
+Dovecot 2.3 never runs IMAP processes as root ("userdb returned 0 as uid",
+"Mail access not allowed for root", whatever first_valid_uid says), and
+Poshta writes its files with mode 0600, so both servers run as one unprivileged owner of the mail, peers.VUID,
 as they would in production (a "vmail" user): Poshta through setpriv, and
 Dovecot with mail_uid/mail_gid and a static userdb giving that uid/gid."""
 
 import imaplib
 import os
-import pathlib
 import re
 import time
 
@@ -431,18 +432,61 @@ def test_system_flags_both_ways(pair):
         {k: (v["uid"], system_flags(v)) for k, v in after.items()}, \
         f"a new Poshta SELECT sees {fresh}, the open session {after}"
 
-    # A STORE through Poshta on a file Dovecot renamed since Poshta last looked
-    # keeps Dovecot's flag.
-    ok(d.uid("STORE", str(dv[c[0]]["uid"]), "+FLAGS", r"(\Answered)"))
-    assert maildir_flags(file_of(server, c[0])) == "R", file_of(server, c[0]).name
-    stored = ok(p.uid("STORE", str(before[c[0]]["uid"]), "+FLAGS", r"(\Seen)"))
-    assert maildir_flags(file_of(server, c[0])) == "RS", \
-        f"Dovecot set \\Answered, then Poshta +FLAGS \\Seen without a NOOP between: the file " \
-        f"is {file_of(server, c[0]).name}, expected flags RS; Poshta's STORE answered {stored!r}"
-    assert system_flags(snapshot(p)[c[0]]) == {"\\Answered", "\\Seen"}
-    noop(d)
-    assert system_flags(snapshot(d)[c[0]]) == {"\\Answered", "\\Seen"}
     logout(p, p2, d)
+
+
+# --------------------------------------------------------------------------
+# 2b. a STORE through Poshta changes the flags the file has now
+
+
+def test_poshta_store_keeps_changes_dovecot_made_meanwhile(pair):
+    """Dovecot changes flags while a Poshta session has the mailbox selected;
+    the Poshta session then changes flags without a NOOP first. +FLAGS and
+    -FLAGS add to or take from the flags the message has (RFC 9051 §6.4.6),
+    and FETCH BODY[] adds \\Seen to them (§6.4.5): to what the file name says
+    now, not to what the session saw at its last look."""
+    server, dovecot = pair
+    a, b, c, e = message("a"), message("b"), message("c"), message("e")
+    deliver(server, a, b, c, e)
+    p = poshta_login(server)
+    select(p)
+    pv = snapshot(p)
+    ok(p.uid("STORE", str(pv[c[0]]["uid"]), "+FLAGS", r"(\Flagged \Seen)"))
+    d = dovecot_login(dovecot)
+    select(d)
+    dv = snapshot(d)
+    assert system_flags(dv[c[0]]) == {"\\Flagged", "\\Seen"}, f"Dovecot sees {dv[c[0]]}"
+
+    # Dovecot: a +\Answered, b +$Label1 (a new keyword), c -\Flagged, e +\Flagged.
+    ok(d.uid("STORE", str(dv[a[0]]["uid"]), "+FLAGS", r"(\Answered)"))
+    ok(d.uid("STORE", str(dv[b[0]]["uid"]), "+FLAGS", "($Label1)"))
+    ok(d.uid("STORE", str(dv[c[0]]["uid"]), "-FLAGS", r"(\Flagged)"))
+    ok(d.uid("STORE", str(dv[e[0]]["uid"]), "+FLAGS", r"(\Flagged)"))
+    label1 = dovecot_keywords(server).get("$Label1")
+    assert label1, f"dovecot-keywords after Dovecot's STORE $Label1: {dovecot_keywords(server)}"
+    assert {m[0]: maildir_flags(file_of(server, m[0])) for m in (a, b, c, e)} == \
+        {a[0]: "R", b[0]: label1, c[0]: "S", e[0]: "F"}
+
+    # Poshta, no NOOP: a +\Seen, b +$Forwarded, c -\Seen, FETCH BODY[] of e.
+    answers = {
+        a[0]: ok(p.uid("STORE", str(pv[a[0]]["uid"]), "+FLAGS", r"(\Seen)")),
+        b[0]: ok(p.uid("STORE", str(pv[b[0]]["uid"]), "+FLAGS", "($Forwarded)")),
+        c[0]: ok(p.uid("STORE", str(pv[c[0]]["uid"]), "-FLAGS", r"(\Seen)")),
+    }
+    assert fetch_one(p, pv[e[0]]["uid"], "BODY[]")[1].endswith(e[1])
+    forwarded = dovecot_keywords(server).get("$Forwarded")
+    got = {m[0]: maildir_flags(file_of(server, m[0])) for m in (a, b, c, e)}
+    want = {a[0]: "RS", b[0]: "".join(sorted(label1 + forwarded)), c[0]: "", e[0]: "FS"}
+    assert got == want, \
+        f"Maildir flags after Poshta's STOREs and FETCH {got}, expected {want} (Dovecot had " \
+        f"set \\Answered on a, $Label1={label1!r} on b, \\Flagged on e and taken \\Flagged " \
+        f"off c; Poshta's STORE answers: {answers})"
+    noop(d)
+    dv = snapshot(d)
+    assert {m[0]: dv[m[0]]["flags"] for m in (a, b, c, e)} == \
+        {a[0]: {"\\Answered", "\\Seen"}, b[0]: {"$Label1", "$Forwarded"}, c[0]: set(),
+         e[0]: {"\\Flagged", "\\Seen"}}, f"Dovecot sees {dv}"
+    logout(p, d)
 
 
 # --------------------------------------------------------------------------
