@@ -1,5 +1,7 @@
 #include "auth/sasl.hpp"
 
+#include "core/base64.hpp"
+
 #include <array>
 
 #include "core/address.hpp"
@@ -11,15 +13,6 @@ namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 // RFC 4954 §4: a line of the exchange may be 12,288 octets; credentials are far smaller.
 constexpr std::size_t kMaxDecoded = 1024;
-
-int value_of(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
 
 SaslServer::Step failed(std::string why) {
   return {SaslServer::Status::failed, {}, std::move(why)};
@@ -43,7 +36,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
         v[k] = 0;
       } else {
         if (pad > 0) return std::nullopt;
-        v[k] = value_of(c);
+        v[k] = core::base64_value(c);
         if (v[k] < 0) return std::nullopt;
       }
     }

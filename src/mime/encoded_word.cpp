@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/address.hpp"
+#include "core/base64.hpp"
 #include "mime/charset.hpp"
 #include "mime/field_value.hpp"
 #include "mime/lexer.hpp"
@@ -36,15 +37,6 @@ std::string decode_q(std::string_view s) {
   return out;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // §4.1 (RFC 4648 base64); missing padding is forgiven.
 std::optional<std::string> decode_b(std::string_view s) {
   while (!s.empty() && s.back() == '=') s.remove_suffix(1);
@@ -54,7 +46,7 @@ std::optional<std::string> decode_b(std::string_view s) {
   std::uint32_t acc = 0;
   int bits = 0;
   for (const char c : s) {
-    const int v = base64_value(c);
+    const int v = core::base64_value(c);
     if (v < 0) return std::nullopt;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;

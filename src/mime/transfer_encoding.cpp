@@ -1,24 +1,11 @@
 #include "mime/transfer_encoding.hpp"
 
+#include "core/base64.hpp"
+#include "mime/lexer.hpp"
+
 namespace poshta::mime {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
 
 std::string base64(std::string_view in) {
   std::string out;
@@ -27,7 +14,7 @@ std::string base64(std::string_view in) {
   int count = 0;
   for (char c : in) {
     if (c == '=') break;  // padding: the end
-    const int v = base64_value(c);
+    const int v = core::base64_value(c);
     if (v < 0) continue;  // line ends and anything else outside the alphabet (RFC 2045 §6.8)
     bits = (bits << 6) | static_cast<unsigned>(v);
     count += 6;
@@ -57,8 +44,8 @@ std::string quoted_printable(std::string_view in) {
       continue;
     }
     if (j >= in.size()) break;  // "=" at the very end: a soft break
-    if (i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+    if (i + 2 < in.size() && lex::hex_value(in[i + 1]) >= 0 && lex::hex_value(in[i + 2]) >= 0) {
+      out += static_cast<char>(lex::hex_value(in[i + 1]) * 16 + lex::hex_value(in[i + 2]));
       i += 2;
       continue;
     }

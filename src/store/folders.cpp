@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "core/file_lock.hpp"
 #include "core/files.hpp"
 #include "store/mailbox.hpp"
 #include "store/mutf7.hpp"
@@ -128,20 +129,9 @@ std::error_code write_atomically(const fs::path& path, std::string_view text) {
 }
 
 // An flock on <root>/poshta-folders.lock: subscriptions and the UIDVALIDITY counter.
-class RootLock {
+class RootLock : public core::FileLock {
  public:
-  explicit RootLock(const fs::path& root) : fd_(::open((root / kLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-  }
-  ~RootLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  RootLock(const RootLock&) = delete;
-  RootLock& operator=(const RootLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
+  explicit RootLock(const fs::path& root) : core::FileLock(root / kLock) {}
 };
 
 // Makes the root if it is missing, durably.

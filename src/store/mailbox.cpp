@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/file_lock.hpp"
 #include "core/files.hpp"
 #include "store/maildir.hpp"
 
@@ -184,21 +185,10 @@ bool delivered_before(std::string_view a, std::string_view b) {
   return a < b;
 }
 
-class FolderLock {
+// The lock of one folder's index (poshta-uidlist.lock).
+class FolderLock : public core::FileLock {
  public:
-  explicit FolderLock(const std::filesystem::path& folder)
-      : fd_(::open((folder / "poshta-uidlist.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-  }
-  ~FolderLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FolderLock(const FolderLock&) = delete;
-  FolderLock& operator=(const FolderLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
+  explicit FolderLock(const std::filesystem::path& folder) : core::FileLock(folder / "poshta-uidlist.lock") {}
 };
 
 }  // namespace
