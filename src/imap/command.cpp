@@ -255,9 +255,9 @@ std::int64_t date_time(Cursor& c) {
   if (month < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || (sign != '+' && sign != '-')) {
     throw Bad{"expected a date-time like \"01-Feb-2026 10:00:00 +0000\""};
   }
-  const int offset = (zone / 100) * 3600 + (zone % 100) * 60;
-  return days_from_civil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day)) * 86400 + hh * 3600 +
-         mm * 60 + ss - (sign == '+' ? offset : -offset);
+  const std::int64_t offset = std::int64_t{zone / 100} * 3600 + std::int64_t{zone % 100} * 60;
+  return days_from_civil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day)) * 86400 +
+         std::int64_t{hh} * 3600 + std::int64_t{mm} * 60 + ss - (sign == '+' ? offset : -offset);
 }
 
 void section(Cursor& c, FetchItem& item) {

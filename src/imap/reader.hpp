@@ -49,7 +49,7 @@ class Reader {
   // While a command is partly read (literals pending), true.
   bool in_command() const { return !current_.chunks.empty(); }
 
-  static constexpr std::size_t kMaxText = 64 * 1024;
+  static constexpr std::size_t kMaxText = std::size_t{64} * 1024;
 
  private:
   bool take_line(std::string& line);

@@ -403,7 +403,7 @@ std::string choose_boundary(std::string_view message_id, const std::vector<std::
     for (const auto part : parts) h = fnv1a(h, part);
     char hex[20];
     std::snprintf(hex, sizeof hex, "=%016llx", static_cast<unsigned long long>(h));
-    const std::string candidate = base + hex;
+    std::string candidate = base + hex;
     if (unused(candidate)) return candidate;
   }
 }

@@ -131,7 +131,7 @@ std::string ClientSession::take_output() {
   return std::exchange(output_, {});
 }
 
-void ClientSession::command(std::string line, Expect expect) {
+void ClientSession::command(std::string_view line, Expect expect) {
   output_ += line;
   output_ += "\r\n";
   expected_.push_back(expect);
@@ -308,23 +308,23 @@ void ClientSession::tls_started() {
   command((options_.lmtp ? "LHLO " : "EHLO ") + options_.hello_name, Expect::ehlo);
 }
 
-void ClientSession::tls_failed(std::string why) {
-  fail("TLS handshake failed: " + why, false, true);
+void ClientSession::tls_failed(std::string_view why) {
+  fail("TLS handshake failed: " + std::string(why), false, true);
 }
 
-void ClientSession::connection_lost(std::string why) {
+void ClientSession::connection_lost(std::string_view why) {
   if (state_ == State::done || state_ == State::failed) return;
   if (message_) {
     // Every recipient without a final reply waits for the next attempt. For
     // LMTP, recipients before next_final_ already have theirs.
-    const ServerReply lost = synthetic(421, "4.4.2", "connection lost: " + why);
+    const ServerReply lost = synthetic(421, "4.4.2", "connection lost: " + std::string(why));
     if (!mail_reply_) mail_reply_ = lost;
     for (std::size_t i = 0; i < replies_.size(); ++i) {
       if (!replies_[i] || (accepted_[i] && !(options_.lmtp && i < next_final_))) replies_[i] = lost;
     }
     finish_message();
   }
-  fail(why, false);
+  fail(std::string(why), false);
 }
 
 void ClientSession::refuse_message(int code, std::string_view enhanced, std::string_view text) {

@@ -99,10 +99,10 @@ class ClientSession {
   // After the TLS handshake of state tls_handshake succeeded.
   void tls_started();
   // The handshake failed: the connection is unusable (failure().tls is set).
-  void tls_failed(std::string why);
+  void tls_failed(std::string_view why);
   // The server closed the connection or a read or write failed: a message
   // in flight gets a 4xx for each recipient that has no final reply yet.
-  void connection_lost(std::string why);
+  void connection_lost(std::string_view why);
 
   // In state ready: starts sending a message.
   void send(const OutgoingMessage& message);
@@ -134,7 +134,7 @@ class ClientSession {
   };
 
   void on_reply(const ServerReply& reply);
-  void command(std::string line, Expect expect);
+  void command(std::string_view line, Expect expect);
   void after_hello();
   void fail(std::string text, bool permanent, bool tls = false);
   void fail_and_quit(std::string text, bool permanent, bool tls = false);
