@@ -7,7 +7,8 @@
 
 namespace poshta::core {
 
-std::string to_lower(std::string_view s);
+std::string to_lower(std::string_view s);  // ASCII letters only
+std::string to_upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 
 // RFC 5321 Domain: LDH labels of at most 63 octets, at most 255 in all.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "core/address.hpp"
 #include "imap/fetch.hpp"
 #include "imap/format.hpp"
 #include "mime/charset.hpp"
@@ -64,18 +65,10 @@ bool has_flag(std::string_view maildir_flags, char letter) {
   return maildir_flags.find(letter) != std::string_view::npos;
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
 // Case-insensitive substring (RFC 9051 §6.4.4: ASCII case folding at least).
 bool contains_ci(std::string_view haystack, std::string_view needle) {
   if (needle.empty()) return true;
-  return lower_ascii(haystack).find(lower_ascii(needle)) != std::string::npos;
+  return core::to_lower(haystack).find(core::to_lower(needle)) != std::string::npos;
 }
 
 // Mailbox names: modified UTF-7 on the wire for IMAP4rev1 clients, UTF-8
@@ -305,12 +298,12 @@ struct Backend::Impl {
     for (std::size_t i = 0; i < old.size(); ++i) {
       while (j < now->messages.size() && now->messages[j].uid < old[i].uid) ++j;
       if (j < now->messages.size() && now->messages[j].uid == old[i].uid) {
-        if (now->messages[j].flags() != old[i].flags() || now->messages[j].modseq != old[i].modseq) {
-          old[i] = now->messages[j];
+        // A new MODSEQ alone (this session's own STORE) matters only to a CONDSTORE client.
+        const bool told =
+            now->messages[j].flags() != old[i].flags() || (condstore && now->messages[j].modseq != old[i].modseq);
+        old[i] = now->messages[j];
+        if (told)
           out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + flags_of(old[i]) + modseq_of(old[i]) + ")\r\n";
-        } else {
-          old[i].name = now->messages[j].name;
-        }
       }
     }
     const std::size_t before = old.size();
@@ -409,7 +402,7 @@ struct Backend::Impl {
         // "INBOX" matches case-insensitively (RFC 9051 §6.3.9).
         const std::string name = args.reference + p;
         match = match || list_match(name, wire, kDelimiter) ||
-                (f.name == "INBOX" && list_match(lower_ascii(name), "inbox", kDelimiter));
+                (f.name == "INBOX" && list_match(core::to_lower(name), "inbox", kDelimiter));
       }
       if (!match) continue;
       if (only_subscribed && !subscribed.count(f.name)) continue;
@@ -671,8 +664,10 @@ struct Backend::Impl {
       }
       touched.push_back(i);
     }
-    // The new MODSEQs come from the index: one sync for the whole command.
-    if (auto now = selected->mailbox->sync()) {
+    // The new MODSEQs come from the index: one sync for the whole command,
+    // and only for a client that is told them (a large folder's sync lists
+    // the whole folder; otherwise the next NOOP does it).
+    if (auto now = condstore ? selected->mailbox->sync() : core::Result<store::MailboxSnapshot>(std::error_code())) {
       for (auto i : touched) {
         auto& m = selected->view.messages[i];
         auto it = std::lower_bound(now->messages.begin(), now->messages.end(), m.uid,
@@ -783,7 +778,7 @@ struct Backend::Impl {
       std::string all;
       mime::HeaderReader reader(need_text());
       while (auto h = reader.next()) {
-        if (lower_ascii(h->name) == lower_ascii(field)) {
+        if (core::to_lower(h->name) == core::to_lower(field)) {
           all += mime::decode_encoded_words(h->value);
           all += '\n';
         }
@@ -846,7 +841,7 @@ struct Backend::Impl {
       case K::unkeyword: {
         bool set = false;
         for (std::size_t k = 0; k < selected->keywords.size(); ++k) {
-          if (!selected->keywords[k].empty() && lower_ascii(selected->keywords[k]) == lower_ascii(key.value)) {
+          if (!selected->keywords[k].empty() && core::to_lower(selected->keywords[k]) == core::to_lower(key.value)) {
             set = has_flag(f, static_cast<char>('a' + k));
           }
         }
@@ -908,7 +903,7 @@ struct Backend::Impl {
     char mon[4] = {};
     if (std::sscanf(std::string(date).c_str(), " %d %3s %d", &day, mon, &year) != 3) return std::nullopt;
     for (int i = 0; i < 12; ++i) {
-      if (lower_ascii(mon) == kMonths[i]) {
+      if (core::to_lower(mon) == kMonths[i]) {
         if (year < 100) year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete years
         std::tm tm{};
         tm.tm_year = year - 1900;
@@ -1022,7 +1017,7 @@ struct Backend::Impl {
       }
       if (ec == std::errc::file_exists) return no("[ALREADYEXISTS] the mailbox exists already");
       if (ec == std::errc::no_such_file_or_directory) return no("[NONEXISTENT] no such mailbox");
-      if (ec == std::errc::operation_not_permitted) return no("[CANNOT] INBOX cannot be " + lower_ascii(n) + "d");
+      if (ec == std::errc::operation_not_permitted) return no("[CANNOT] INBOX cannot be " + core::to_lower(n) + "d");
       if (ec == std::errc::invalid_argument) return no("[CANNOT] that name is not allowed");
       if (ec) return no("[SERVERBUG] " + ec.message());
       return ok(n + " completed");

@@ -1,5 +1,7 @@
 #include "imap/command.hpp"
 
+#include "core/address.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <ctime>
@@ -7,18 +9,6 @@
 namespace poshta::imap {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && upper(a) == upper(b);
-}
 
 // RFC 9051 §9: ATOM-CHAR is any CHAR except atom-specials.
 bool atom_char(char c) {
@@ -123,7 +113,7 @@ class Cursor {
 
   std::optional<std::string> nstring() {
     if (!literal_next() && peek() != '"') {
-      if (!iequals(atom(), "NIL")) throw Bad{"expected a string or NIL"};
+      if (!core::iequals(atom(), "NIL")) throw Bad{"expected a string or NIL"};
       return std::nullopt;
     }
     return string();
@@ -170,7 +160,7 @@ class Cursor {
 
 std::string mailbox(Cursor& c) {
   std::string m = c.astring();
-  if (iequals(m, "INBOX")) return "INBOX";  // RFC 9051 §5.1: INBOX is case-insensitive
+  if (core::iequals(m, "INBOX")) return "INBOX";  // RFC 9051 §5.1: INBOX is case-insensitive
   return m;
 }
 
@@ -214,7 +204,7 @@ int month_of(std::string_view m) {
   static constexpr const char* kMonths[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                             "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
   for (int i = 0; i < 12; ++i) {
-    if (iequals(m, kMonths[i])) return i;
+    if (core::iequals(m, kMonths[i])) return i;
   }
   return -1;
 }
@@ -269,7 +259,7 @@ void section(Cursor& c, FetchItem& item) {
     if (!c.eat('.')) break;
   }
   if (c.peek() != ']') {
-    const std::string text = upper(c.word());
+    const std::string text = core::to_upper(c.word());
     if (text == "HEADER" || text == "TEXT" || (text == "MIME" && !item.part.empty())) {
       item.section = text;
     } else if (text == "HEADER.FIELDS" || text == "HEADER.FIELDS.NOT") {
@@ -277,7 +267,7 @@ void section(Cursor& c, FetchItem& item) {
       c.space();
       c.expect('(', "a list of header field names");
       do {
-        item.fields.push_back(upper(c.astring()));
+        item.fields.push_back(core::to_upper(c.astring()));
       } while (c.eat(' '));
       c.expect(')', "the end of the header field names");
     } else {
@@ -298,7 +288,7 @@ void partial(Cursor& c, FetchItem& item) {
 FetchItem fetch_att(Cursor& c) {
   FetchItem item;
   using K = FetchItem::Kind;
-  const std::string name = upper(c.word());
+  const std::string name = core::to_upper(c.word());
   if (name == "FLAGS")
     item.kind = K::flags;
   else if (name == "INTERNALDATE")
@@ -357,7 +347,7 @@ void fetch_args(Cursor& c, Command& cmd) {
     c.expect(')', "the end of the FETCH items");
   } else {
     Cursor probe = c;
-    const std::string macro = upper(probe.word());
+    const std::string macro = core::to_upper(probe.word());
     auto add = [&](std::initializer_list<K> kinds) {
       c.word();
       for (auto k : kinds) {
@@ -378,7 +368,7 @@ void fetch_args(Cursor& c, Command& cmd) {
   if (c.eat(' ')) {  // RFC 7162 fetch modifiers
     c.expect('(', "FETCH modifiers");
     do {
-      const std::string m = upper(c.atom());
+      const std::string m = core::to_upper(c.atom());
       if (m == "CHANGEDSINCE") {
         c.space();
         cmd.changed_since = c.number(UINT64_MAX >> 1);
@@ -415,7 +405,7 @@ SearchKey search_key(Cursor& c, int depth) {
     key.set = sequence_set(c);
     return key;
   }
-  const std::string name = upper(c.atom());
+  const std::string name = core::to_upper(c.atom());
   struct Simple {
     const char* name;
     K kind;
@@ -474,7 +464,7 @@ SearchKey search_key(Cursor& c, int depth) {
   } else if (name == "HEADER") {
     key.kind = K::header;
     c.space();
-    key.field = upper(c.astring());
+    key.field = core::to_upper(c.astring());
     c.space();
     key.value = c.astring();
   } else if (name == "UID") {
@@ -511,13 +501,13 @@ void search_args(Cursor& c, Command& cmd) {
   c.space();
   if (c.peek() == 'R' || c.peek() == 'r') {  // RETURN (ESEARCH, RFC 4731)
     Cursor probe = c;
-    if (iequals(probe.word(), "RETURN")) {
+    if (core::iequals(probe.word(), "RETURN")) {
       c.word();
       c.space();
       c.expect('(', "RETURN options");
       if (!c.eat(')')) {
         do {
-          cmd.search_return.push_back(upper(c.atom()));
+          cmd.search_return.push_back(core::to_upper(c.atom()));
         } while (c.eat(' '));
         c.expect(')', "the end of the RETURN options");
       }
@@ -527,10 +517,10 @@ void search_args(Cursor& c, Command& cmd) {
   }
   if (c.peek() == 'C' || c.peek() == 'c') {
     Cursor probe = c;
-    if (iequals(probe.word(), "CHARSET")) {
+    if (core::iequals(probe.word(), "CHARSET")) {
       c.word();
       c.space();
-      cmd.charset = upper(c.astring());
+      cmd.charset = core::to_upper(c.astring());
       c.space();
     }
   }
@@ -543,7 +533,7 @@ void store_args(Cursor& c, Command& cmd) {
   cmd.set = sequence_set(c);
   c.space();
   if (c.eat('(')) {  // RFC 7162 store modifiers
-    if (!iequals(c.atom(), "UNCHANGEDSINCE")) throw Bad{"unknown STORE modifier"};
+    if (!core::iequals(c.atom(), "UNCHANGEDSINCE")) throw Bad{"unknown STORE modifier"};
     c.space();
     cmd.store.unchanged_since = c.number(UINT64_MAX >> 1);
     c.expect(')', "the end of the STORE modifiers");
@@ -553,7 +543,7 @@ void store_args(Cursor& c, Command& cmd) {
     cmd.store.mode = StoreArgs::Mode::add;
   else if (c.eat('-'))
     cmd.store.mode = StoreArgs::Mode::remove;
-  const std::string item = upper(c.atom());
+  const std::string item = core::to_upper(c.atom());
   if (item != "FLAGS" && item != "FLAGS.SILENT") throw Bad{"STORE takes FLAGS or FLAGS.SILENT"};
   cmd.store.silent = item == "FLAGS.SILENT";
   c.space();
@@ -571,7 +561,7 @@ void list_args(Cursor& c, Command& cmd) {
   if (c.eat('(')) {  // LIST-EXTENDED selection options (RFC 5258)
     if (!c.eat(')')) {
       do {
-        cmd.list.select_options.push_back(upper(c.atom()));
+        cmd.list.select_options.push_back(core::to_upper(c.atom()));
       } while (c.eat(' '));
       c.expect(')', "the end of the selection options");
     }
@@ -588,18 +578,18 @@ void list_args(Cursor& c, Command& cmd) {
     cmd.list.patterns.push_back(c.list_mailbox());
   }
   if (c.eat(' ')) {
-    if (!iequals(c.atom(), "RETURN")) throw Bad{"expected RETURN"};
+    if (!core::iequals(c.atom(), "RETURN")) throw Bad{"expected RETURN"};
     c.space();
     c.expect('(', "RETURN options");
     if (!c.eat(')')) {
       do {
-        const std::string opt = upper(c.atom());
+        const std::string opt = core::to_upper(c.atom());
         cmd.list.return_options.push_back(opt);
         if (opt == "STATUS") {  // LIST-STATUS (RFC 5819)
           c.space();
           c.expect('(', "STATUS items");
           do {
-            cmd.list.status_items.push_back(upper(c.atom()));
+            cmd.list.status_items.push_back(core::to_upper(c.atom()));
           } while (c.eat(' '));
           c.expect(')', "the end of the STATUS items");
         }
@@ -643,10 +633,10 @@ void parse_into(Cursor& c, Command& cmd) {
     cmd.password = c.astring();
   } else if (n == "AUTHENTICATE") {
     c.space();
-    cmd.mechanism = upper(c.atom());
+    cmd.mechanism = core::to_upper(c.atom());
     if (c.eat(' ')) cmd.initial_response = std::string(c.atom());  // base64 or "="
   } else if (n == "ENABLE") {
-    while (c.eat(' ')) cmd.atoms.push_back(upper(c.atom()));
+    while (c.eat(' ')) cmd.atoms.push_back(core::to_upper(c.atom()));
     if (cmd.atoms.empty()) throw Bad{"ENABLE needs capabilities"};
   } else if (n == "SELECT" || n == "EXAMINE") {
     c.space();
@@ -654,7 +644,7 @@ void parse_into(Cursor& c, Command& cmd) {
     if (c.eat(' ')) {
       c.expect('(', "SELECT parameters");
       do {
-        const std::string p = upper(c.atom());
+        const std::string p = core::to_upper(c.atom());
         if (p == "CONDSTORE") cmd.condstore = true;
         if (p == "QRESYNC") {  // RFC 7162 §3.2.5: (uidvalidity modseq [known-uids [seq-match-data]])
           c.space();
@@ -683,7 +673,7 @@ void parse_into(Cursor& c, Command& cmd) {
     cmd.mailbox = mailbox(c);
     if (n == "CREATE" && c.eat(' ')) {  // CREATE-SPECIAL-USE (RFC 6154 §3): (USE (\Sent))
       c.expect('(', "CREATE parameters");
-      if (!iequals(c.atom(), "USE")) throw Bad{"unknown CREATE parameter"};
+      if (!core::iequals(c.atom(), "USE")) throw Bad{"unknown CREATE parameter"};
       c.space();
       cmd.atoms = flag_list(c);
       c.expect(')', "the end of the CREATE parameters");
@@ -705,7 +695,7 @@ void parse_into(Cursor& c, Command& cmd) {
     c.space();
     c.expect('(', "STATUS items");
     do {
-      cmd.atoms.push_back(upper(c.atom()));
+      cmd.atoms.push_back(core::to_upper(c.atom()));
     } while (c.eat(' '));
     c.expect(')', "the end of the STATUS items");
   } else if (n == "APPEND") {
@@ -733,12 +723,12 @@ void parse_into(Cursor& c, Command& cmd) {
         } while (c.eat(' '));
         c.expect(')', "the end of the ID parameters");
       }
-    } else if (!iequals(c.atom(), "NIL")) {
+    } else if (!core::iequals(c.atom(), "NIL")) {
       throw Bad{"ID takes a parameter list or NIL"};
     }
   } else if (n == "COMPRESS") {
     c.space();
-    cmd.atoms.push_back(upper(c.atom()));
+    cmd.atoms.push_back(core::to_upper(c.atom()));
   } else {
     throw Bad{"unknown command " + n};
   }
@@ -772,11 +762,11 @@ std::variant<Command, ParseError> parse(const RawCommand& raw) {
   try {
     Cursor c(raw.chunks);
     for (std::size_t i = 0; i <= sp; ++i) c.eat(first[i]);  // tag and space
-    cmd.name = upper(c.atom());
+    cmd.name = core::to_upper(c.atom());
     if (cmd.name == "UID") {
       cmd.uid = true;
       c.space();
-      const std::string sub = upper(c.atom());
+      const std::string sub = core::to_upper(c.atom());
       if (sub != "FETCH" && sub != "STORE" && sub != "COPY" && sub != "MOVE" && sub != "SEARCH" && sub != "EXPUNGE") {
         throw Bad{"UID " + sub + " is not a command"};
       }

@@ -1,5 +1,7 @@
 #include "pop3/session.hpp"
 
+#include "core/address.hpp"
+
 #include <charconv>
 #include <utility>
 
@@ -10,17 +12,6 @@ namespace {
 // RFC 2449 §4: a command line is at most 255 octets with its CRLF; AUTH
 // lines carry base64 credentials and may be longer (RFC 5034 §4).
 constexpr std::size_t kMaxLine = 2048;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::optional<std::uint64_t> number(std::string_view s) {
   std::uint64_t v = 0;
@@ -110,8 +101,8 @@ void Session::line(std::string_view text) {
   const auto sp = text.find(' ');
   const std::string_view verb = text.substr(0, sp);
   const std::string_view args = sp == std::string_view::npos ? std::string_view() : text.substr(sp + 1);
-  if (iequals(verb, "CAPA")) return capa();
-  if (iequals(verb, "QUIT") && args.empty()) {
+  if (core::iequals(verb, "CAPA")) return capa();
+  if (core::iequals(verb, "QUIT") && args.empty()) {
     if (state_ == State::transaction) {
       Request r;
       r.kind = Request::Kind::commit;
@@ -141,20 +132,20 @@ void Session::capa() {
 
 void Session::authorization(std::string_view verb, std::string_view args) {
   constexpr std::string_view kNeedTls = "[AUTH] Plaintext authentication is allowed only over TLS: use STLS first";
-  if (iequals(verb, "STLS")) {
+  if (core::iequals(verb, "STLS")) {
     if (!config_.stls || config_.tls_active) return err("STLS is not available here");
     ok("Begin TLS negotiation");
     wants_tls_ = true;
     input_.clear();  // pipelined plaintext must not be taken as if it came over TLS
     return;
   }
-  if (iequals(verb, "USER")) {
+  if (core::iequals(verb, "USER")) {
     if (!plaintext_ok()) return err(kNeedTls);
     if (args.empty()) return err("USER needs a name");
     user_ = std::string(args);
     return ok("send PASS");
   }
-  if (iequals(verb, "PASS")) {
+  if (core::iequals(verb, "PASS")) {
     if (!plaintext_ok()) return err(kNeedTls);
     if (user_.empty()) return err("send USER first");
     Request r;
@@ -163,7 +154,7 @@ void Session::authorization(std::string_view verb, std::string_view args) {
     r.password = std::string(args);
     return request(std::move(r));
   }
-  if (iequals(verb, "AUTH")) {
+  if (core::iequals(verb, "AUTH")) {
     if (!plaintext_ok()) return err(kNeedTls);
     if (args.empty()) {  // the mechanisms, as many clients ask (RFC 1734 practice)
       output_ += "+OK SASL mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n";
@@ -178,9 +169,9 @@ void Session::authorization(std::string_view verb, std::string_view args) {
     const auto step = sasl_->begin(initial);
     return sasl_step(step);
   }
-  if (iequals(verb, "APOP")) return err("APOP is not supported; use USER/PASS or AUTH over TLS");
+  if (core::iequals(verb, "APOP")) return err("APOP is not supported; use USER/PASS or AUTH over TLS");
   for (const char* cmd : {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL"}) {
-    if (iequals(verb, cmd)) return err("log in first");
+    if (core::iequals(verb, cmd)) return err("log in first");
   }
   err("unknown command");
 }
@@ -264,7 +255,7 @@ std::optional<std::size_t> Session::message_number(std::string_view arg) {
 }
 
 void Session::transaction(std::string_view verb, std::string_view args) {
-  if (iequals(verb, "STAT") && args.empty()) {
+  if (core::iequals(verb, "STAT") && args.empty()) {
     std::uint64_t count = 0, octets = 0;
     for (std::size_t i = 0; i < messages_.size(); ++i) {
       if (deleted_[i]) continue;
@@ -273,8 +264,8 @@ void Session::transaction(std::string_view verb, std::string_view args) {
     }
     return ok(std::to_string(count) + " " + std::to_string(octets));
   }
-  if (iequals(verb, "LIST") || iequals(verb, "UIDL")) {
-    const bool uidl = iequals(verb, "UIDL");
+  if (core::iequals(verb, "LIST") || core::iequals(verb, "UIDL")) {
+    const bool uidl = core::iequals(verb, "UIDL");
     auto value = [&](std::size_t i) { return uidl ? messages_[i].uidl : std::to_string(messages_[i].size); };
     if (!args.empty()) {
       const auto i = message_number(args);
@@ -288,8 +279,8 @@ void Session::transaction(std::string_view verb, std::string_view args) {
     output_ += ".\r\n";
     return;
   }
-  if (iequals(verb, "RETR") || iequals(verb, "TOP")) {
-    const bool top = iequals(verb, "TOP");
+  if (core::iequals(verb, "RETR") || core::iequals(verb, "TOP")) {
+    const bool top = core::iequals(verb, "TOP");
     const auto sp = args.find(' ');
     if (top != (sp != std::string_view::npos)) return err(top ? "usage: TOP msg lines" : "usage: RETR msg");
     const auto i = message_number(args.substr(0, sp));
@@ -304,19 +295,19 @@ void Session::transaction(std::string_view verb, std::string_view args) {
     }
     return request(std::move(r));
   }
-  if (iequals(verb, "DELE")) {
+  if (core::iequals(verb, "DELE")) {
     const auto i = message_number(args);
     if (!i) return;
     deleted_[*i] = true;
     return ok("message " + std::to_string(*i + 1) + " deleted");
   }
-  if (iequals(verb, "NOOP") && args.empty()) return ok("");
-  if (iequals(verb, "RSET") && args.empty()) {
+  if (core::iequals(verb, "NOOP") && args.empty()) return ok("");
+  if (core::iequals(verb, "RSET") && args.empty()) {
     deleted_.assign(messages_.size(), false);
     return ok("maildrop has " + std::to_string(messages_.size()) + " messages");
   }
   for (const char* cmd : {"USER", "PASS", "AUTH", "APOP", "STLS"}) {
-    if (iequals(verb, cmd)) return err("already logged in");
+    if (core::iequals(verb, cmd)) return err("already logged in");
   }
   err("unknown command");
 }

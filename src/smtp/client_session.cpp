@@ -3,24 +3,17 @@
 #include <utility>
 
 #include "auth/sasl.hpp"
+#include "core/address.hpp"
 
 namespace poshta::smtp {
 
 namespace {
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
-
 Capabilities parse_capabilities(const ServerReply& reply) {
   Capabilities caps;
   caps.esmtp = true;
   for (std::size_t i = 1; i < reply.lines.size(); ++i) {  // the first line is the greeting
-    const std::string line = upper(reply.lines[i]);
+    const std::string line = core::to_upper(reply.lines[i]);
     const std::string_view l = line;
     const auto sp = l.find(' ');
     const std::string_view keyword = l.substr(0, sp);

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/address.hpp"
 #include "core/file_lock.hpp"
 #include "core/files.hpp"
 #include "store/maildir.hpp"
@@ -397,15 +398,6 @@ bool is_imap_letter(char c) {
   return false;
 }
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // `flags` as Maildir wants them: letters, each once, in ASCII order;
 // nullopt if there is anything but letters.
 std::optional<std::string> normal_flags(std::string_view flags) {
@@ -550,7 +542,7 @@ std::string Mailbox::maildir_flags(const std::vector<std::string>& imap_flags, s
   }
   for (const auto& flag : imap_flags) {
     for (const auto& f : kFlagNames) {
-      if (equal_ignoring_case(flag, f.imap)) out += f.letter;
+      if (core::iequals(flag, f.imap)) out += f.letter;
     }
   }
   std::sort(out.begin(), out.end());
@@ -596,8 +588,7 @@ core::Result<std::string> Mailbox::keyword_letters(const std::vector<std::string
   std::string letters;
   bool added = false;
   for (const auto& name : names) {
-    auto it =
-        std::find_if(known.begin(), known.end(), [&](const std::string& k) { return equal_ignoring_case(k, name); });
+    auto it = std::find_if(known.begin(), known.end(), [&](const std::string& k) { return core::iequals(k, name); });
     if (it == known.end()) {
       if (!create) continue;
       auto free = std::find(known.begin(), known.end(), std::string());
