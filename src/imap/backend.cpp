@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <set>
 
 #include "core/address.hpp"
+#include "imap/facts.hpp"
 #include "imap/fetch.hpp"
 #include "imap/format.hpp"
 #include "mime/charset.hpp"
@@ -19,6 +21,7 @@
 #include "mime/transfer_encoding.hpp"
 #include "store/folders.hpp"
 #include "store/mailbox.hpp"
+#include "store/message_cache.hpp"
 #include "store/mutf7.hpp"
 
 namespace poshta::imap {
@@ -117,10 +120,6 @@ std::string sequence_text(const std::vector<std::uint32_t>& numbers) {
   return out;
 }
 
-std::int64_t days(std::int64_t unix_seconds) {
-  return unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
-}
-
 }  // namespace
 
 struct Backend::Impl {
@@ -145,6 +144,7 @@ struct Backend::Impl {
     store::MailboxSnapshot view;        // what the client has been told
     std::vector<std::string> keywords;  // the folder's, by letter (dovecot-keywords)
     std::string stamp;                  // folder_stamp() when the view was last brought up to date
+    std::unique_ptr<store::MessageCache> cache;  // facts (imap/facts), opened at their first use
   };
   std::optional<Selected> selected;
 
@@ -181,6 +181,68 @@ struct Backend::Impl {
     ::close(*fd);
     if (!text) return std::nullopt;
     return to_crlf(*text);
+  }
+
+  // The selected folder's cache of facts: opened (and compacted) at its
+  // first use, brought up to date by FETCH and SEARCH as they start.
+  store::MessageCache& facts_cache() {
+    auto& s = *selected;
+    if (!s.cache) {
+      s.cache = std::make_unique<store::MessageCache>(s.mailbox->folder(), std::string(kFactsSchema),
+                                                      s.view.uid_validity);
+      s.cache->compact(s.view.messages);
+    }
+    return *s.cache;
+  }
+
+  // One message as FETCH and SEARCH look at it: its content and its facts,
+  // each read, looked up or computed at most once.
+  struct Probe {
+    explicit Probe(const store::MessageFile& message) : m(message) {}
+    const store::MessageFile& m;
+    std::optional<std::string> text;
+    std::optional<mime::Entity> root;
+    bool looked_up = false;
+    std::optional<std::vector<std::string_view>> cached;  // valid until the next cache lookup
+    std::vector<std::string> computed;
+  };
+  // The content with CRLF line ends; nullptr when the file is gone.
+  const std::string* text_of(Probe& p) {
+    if (!p.text) p.text = content(p.m);
+    return p.text ? &*p.text : nullptr;
+  }
+  const mime::Entity& root_of(Probe& p) {
+    if (!p.root) p.root = mime::parse_message(*text_of(p));
+    return *p.root;
+  }
+  const std::vector<std::string_view>* cached_facts(Probe& p) {
+    if (!p.looked_up) {
+      p.looked_up = true;
+      p.cached = facts_cache().find(p.m.uid, p.m.base());
+      if (p.cached && p.cached->size() != fact_count) p.cached.reset();
+    }
+    return p.cached ? &*p.cached : nullptr;
+  }
+  // A fact: from the cache, else computed from the content (and cached);
+  // nullopt when the file is gone.
+  std::optional<std::string_view> fact(Probe& p, Fact f) {
+    if (const auto* c = cached_facts(p)) return (*c)[f];
+    if (p.computed.empty()) {
+      if (!text_of(p)) return std::nullopt;
+      p.computed = message_facts(*p.text, root_of(p), selected->mailbox->internal_date(p.m));
+      facts_cache().add(p.m.uid, p.m.base(), p.computed);
+    }
+    return p.computed[f];
+  }
+  // INTERNALDATE: from the facts when known, else from the file (stat).
+  std::int64_t internal_date_of(Probe& p) {
+    std::string_view known;
+    if (const auto* c = cached_facts(p)) known = (*c)[fact_internal_date];
+    if (!p.computed.empty()) known = p.computed[fact_internal_date];
+    std::int64_t seconds = 0;
+    if (!known.empty() && std::from_chars(known.data(), known.data() + known.size(), seconds).ec == std::errc{})
+      return seconds;
+    return selected->mailbox->internal_date(p.m);
   }
 
   // Takes the messages at `indexes` (ascending) out of the view and says so:
@@ -494,10 +556,9 @@ struct Backend::Impl {
     bool needs_content = false, sets_seen = false;
     for (const auto& item : cmd.fetch) {
       using K = FetchItem::Kind;
-      if (item.kind == K::envelope || item.kind == K::body_structure || item.kind == K::body ||
-          item.kind == K::body_section || item.kind == K::binary || item.kind == K::binary_size ||
+      if (item.kind == K::body_section || item.kind == K::binary || item.kind == K::binary_size ||
           item.kind == K::rfc822 || item.kind == K::rfc822_header || item.kind == K::rfc822_text) {
-        needs_content = true;
+        needs_content = true;  // ENVELOPE, BODYSTRUCTURE and BODY come from the facts
       }
       if ((item.kind == K::body_section && !item.peek) || item.kind == K::rfc822 || item.kind == K::rfc822_text ||
           (item.kind == K::binary && !item.peek)) {
@@ -513,6 +574,7 @@ struct Backend::Impl {
         return {{}, "BAD VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE"};
       out += vanished_earlier(cmd.set);
     }
+    if (selected->cache) selected->cache->refresh();
     for (std::size_t i : resolve(cmd.set, cmd.uid)) {
       auto& m = selected->view.messages[i];
       if (cmd.changed_since && m.modseq <= *cmd.changed_since) continue;  // RFC 7162 §3.1.4
@@ -524,13 +586,8 @@ struct Backend::Impl {
           m = *changed;
         }
       }
-      std::optional<std::string> text;
-      std::optional<mime::Entity> root;
-      if (needs_content) {
-        text = content(m);
-        if (!text) continue;  // gone meanwhile: reported at the next NOOP
-        root = mime::parse_message(*text);
-      }
+      Probe probe(m);
+      if (needs_content && !text_of(probe)) continue;  // gone meanwhile: reported at the next NOOP
       std::string items;
       auto add = [&](std::string_view s) {
         if (!items.empty()) items += ' ';
@@ -548,25 +605,22 @@ struct Backend::Impl {
             add("FLAGS " + flags_of(m));
             flags_sent = true;
             break;
-          case K::internal_date:
-            add("INTERNALDATE \"" + internal_date(selected->mailbox->internal_date(m)) + "\"");
-            break;
+          case K::internal_date: add("INTERNALDATE \"" + internal_date(internal_date_of(probe)) + "\""); break;
           case K::rfc822_size: add("RFC822.SIZE " + std::to_string(m.wire_size)); break;
-          case K::envelope: {
-            std::string e = "ENVELOPE ";
-            append_envelope(e, mime::parse_envelope(root->header.of(*text)));
-            add(e);
-            break;
-          }
+          case K::envelope:
           case K::body_structure:
           case K::body: {
-            std::string b = item.kind == K::body ? "BODY " : "BODYSTRUCTURE ";
-            append_body_structure(b, *text, *root, item.kind == K::body_structure);
-            add(b);
+            const Fact f = item.kind == K::envelope ? fact_envelope
+                           : item.kind == K::body   ? fact_body
+                                                    : fact_body_structure;
+            const auto value = fact(probe, f);
+            if (!value) break;  // gone meanwhile
+            add(std::string(item.kind == K::envelope ? "ENVELOPE " : item.kind == K::body ? "BODY " : "BODYSTRUCTURE ") +
+                std::string(*value));
             break;
           }
           case K::binary: {
-            auto octets = binary_octets(*text, *root, item);
+            auto octets = binary_octets(*probe.text, root_of(probe), item);
             if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
             const auto part = partial(*octets, item);
             // literal8 (RFC 3516 §4.2) only when the octets need it.
@@ -576,7 +630,7 @@ struct Backend::Impl {
             break;
           }
           case K::body_section: {
-            const std::string octets = section_octets(*text, *root, item);
+            const std::string octets = section_octets(*probe.text, root_of(probe), item);
             std::string s = section_label(item) + " ";
             const auto part = partial(octets, item);
             s += "{" + std::to_string(part.size()) + "}\r\n";
@@ -587,7 +641,7 @@ struct Backend::Impl {
           case K::binary_size: {
             FetchItem body = item;
             body.kind = K::binary;
-            auto octets = binary_octets(*text, *root, body);
+            auto octets = binary_octets(*probe.text, root_of(probe), body);
             if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
             add("BINARY.SIZE[" + section_label(body).substr(7) + " " + std::to_string(octets->size()));
             break;
@@ -598,7 +652,7 @@ struct Backend::Impl {
             FetchItem body;
             body.kind = K::body_section;
             body.section = item.kind == K::rfc822 ? "" : item.kind == K::rfc822_header ? "HEADER" : "TEXT";
-            const std::string octets = section_octets(*text, *root, body);
+            const std::string octets = section_octets(*probe.text, root_of(probe), body);
             const char* name = item.kind == K::rfc822          ? "RFC822"
                                : item.kind == K::rfc822_header ? "RFC822.HEADER"
                                                                : "RFC822.TEXT";
@@ -612,6 +666,7 @@ struct Backend::Impl {
       if (wants_modseq || (sets_seen && condstore)) add("MODSEQ (" + std::to_string(m.modseq) + ")");
       out += "* " + std::to_string(i + 1) + " FETCH (" + items + ")\r\n";
     }
+    if (selected->cache) selected->cache->flush();
     return ok(std::string(cmd.uid ? "UID " : "") + "FETCH completed", std::move(out));
   }
 
@@ -755,14 +810,17 @@ struct Backend::Impl {
     return remove_from_view(doomed);
   }
 
-  bool matches(const SearchKey& key, std::size_t index, std::optional<std::string>& text) {
+  bool matches(const SearchKey& key, std::size_t index, Probe& probe) {
     using K = SearchKey::Kind;
     const auto& m = selected->view.messages[index];
     const std::string f = m.flags();
+    static const std::string kNone;
     auto need_text = [&]() -> const std::string& {
-      if (!text) text = content(m).value_or("");
-      return *text;
+      const std::string* t = text_of(probe);
+      return t ? *t : kNone;
     };
+    // A searched field (FROM, SUBJECT...), from the facts.
+    auto field = [&](Fact which) { return fact(probe, which).value_or(std::string_view()); };
     auto header_text = [](const std::string& t) {  // every header field, RFC 2047 words decoded
       std::string all;
       mime::HeaderReader reader(t);
@@ -774,24 +832,13 @@ struct Backend::Impl {
       }
       return all;
     };
-    auto header_value = [&](std::string_view field) {
-      std::string all;
-      mime::HeaderReader reader(need_text());
-      while (auto h = reader.next()) {
-        if (core::to_lower(h->name) == core::to_lower(field)) {
-          all += mime::decode_encoded_words(h->value);
-          all += '\n';
-        }
-      }
-      return all;
-    };
     // The text a reader sees: every text part decoded from its transfer
     // encoding and charset to UTF-8 (RFC 9051 §6.4.4 asks for a match on
     // the decoded content).
     auto body_of = [&]() {
       const std::string& t = need_text();
       std::string out;
-      const mime::Entity root = mime::parse_message(t);
+      const mime::Entity& root = root_of(probe);
       auto walk = [&](const mime::Entity& e, auto& self) -> void {
         if (!e.children.empty()) {
           for (const auto& c : e.children) self(c, self);
@@ -812,11 +859,11 @@ struct Backend::Impl {
       case K::all: return true;
       case K::and_:
         for (const auto& c : key.children) {
-          if (!matches(c, index, text)) return false;
+          if (!matches(c, index, probe)) return false;
         }
         return true;
-      case K::or_: return matches(key.children[0], index, text) || matches(key.children[1], index, text);
-      case K::not_: return !matches(key.children[0], index, text);
+      case K::or_: return matches(key.children[0], index, probe) || matches(key.children[1], index, probe);
+      case K::not_: return !matches(key.children[0], index, probe);
       case K::sequence:
         if (key.set.saved) return std::binary_search(saved.begin(), saved.end(), m.uid);
         return key.set.contains(static_cast<std::uint32_t>(index + 1),
@@ -847,30 +894,31 @@ struct Backend::Impl {
         }
         return key.kind == K::keyword ? set : !set;
       }
-      case K::before: return days(selected->mailbox->internal_date(m)) < key.date;
-      case K::on: return days(selected->mailbox->internal_date(m)) == key.date;
-      case K::since: return days(selected->mailbox->internal_date(m)) >= key.date;
+      case K::before: return day_of(internal_date_of(probe)) < key.date;
+      case K::on: return day_of(internal_date_of(probe)) == key.date;
+      case K::since: return day_of(internal_date_of(probe)) >= key.date;
       case K::sent_before:
       case K::sent_on:
       case K::sent_since: {
         // The Date: field's day; messages without one do not match.
-        const auto env = mime::parse_envelope(need_text());  // reads up to the empty line, if any
-        if (!env.date) return false;
-        const auto d = parse_date_days(*env.date);
-        if (!d) return false;
-        if (key.kind == K::sent_before) return *d < key.date;
-        if (key.kind == K::sent_on) return *d == key.date;
-        return *d >= key.date;
+        const auto sent = field(fact_sent_day);
+        std::int64_t d = 0;
+        if (std::from_chars(sent.data(), sent.data() + sent.size(), d).ec != std::errc{}) return false;
+        if (key.kind == K::sent_before) return d < key.date;
+        if (key.kind == K::sent_on) return d == key.date;
+        return d >= key.date;
       }
       case K::larger: return m.wire_size > key.number;
       case K::smaller: return m.wire_size < key.number;
-      case K::bcc: return contains_ci(header_value("Bcc"), key.value);
-      case K::cc: return contains_ci(header_value("Cc"), key.value);
-      case K::from: return contains_ci(header_value("From"), key.value);
-      case K::to: return contains_ci(header_value("To"), key.value);
-      case K::subject: return contains_ci(header_value("Subject"), key.value);
-      case K::header:
-        return key.value.empty() ? !header_value(key.field).empty() : contains_ci(header_value(key.field), key.value);
+      case K::bcc: return contains_ci(field(fact_bcc), key.value);
+      case K::cc: return contains_ci(field(fact_cc), key.value);
+      case K::from: return contains_ci(field(fact_from), key.value);
+      case K::to: return contains_ci(field(fact_to), key.value);
+      case K::subject: return contains_ci(field(fact_subject), key.value);
+      case K::header: {
+        const std::string values = decoded_field(need_text(), key.field);
+        return key.value.empty() ? !values.empty() : contains_ci(values, key.value);
+      }
       case K::body: return contains_ci(body_of(), key.value);
       case K::text: return contains_ci(header_text(need_text()), key.value) || contains_ci(body_of(), key.value);
       case K::modseq: return m.modseq >= key.number;
@@ -893,28 +941,6 @@ struct Backend::Impl {
     return std::any_of(key.children.begin(), key.children.end(), [](const SearchKey& c) { return uses_modseq(c); });
   }
 
-  static std::optional<std::int64_t> parse_date_days(std::string_view date) {
-    // "Thu, 26 Nov 2026 09:00:00 +0000": day, month name, year.
-    static constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                              "jul", "aug", "sep", "oct", "nov", "dec"};
-    const auto comma = date.find(',');
-    if (comma != std::string_view::npos) date.remove_prefix(comma + 1);
-    int day = 0, year = 0;
-    char mon[4] = {};
-    if (std::sscanf(std::string(date).c_str(), " %d %3s %d", &day, mon, &year) != 3) return std::nullopt;
-    for (int i = 0; i < 12; ++i) {
-      if (core::to_lower(mon) == kMonths[i]) {
-        if (year < 100) year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete years
-        std::tm tm{};
-        tm.tm_year = year - 1900;
-        tm.tm_mon = i;
-        tm.tm_mday = day;
-        return days(static_cast<std::int64_t>(::timegm(&tm)));
-      }
-    }
-    return std::nullopt;
-  }
-
   Result search(const Command& cmd) {
     if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
       return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
@@ -922,13 +948,15 @@ struct Backend::Impl {
     std::vector<std::uint32_t> found;
     std::vector<std::uint32_t> found_uids;
     std::uint64_t highest = 0;  // of the messages found, for SEARCH MODSEQ (RFC 7162 §3.1.5)
+    if (selected->cache) selected->cache->refresh();
     for (std::size_t i = 0; i < selected->view.messages.size(); ++i) {
-      std::optional<std::string> text;
-      if (!matches(cmd.search, i, text)) continue;
+      Probe probe(selected->view.messages[i]);
+      if (!matches(cmd.search, i, probe)) continue;
       found.push_back(cmd.uid ? selected->view.messages[i].uid : static_cast<std::uint32_t>(i + 1));
       found_uids.push_back(selected->view.messages[i].uid);
       highest = std::max(highest, selected->view.messages[i].modseq);
     }
+    if (selected->cache) selected->cache->flush();
     std::vector<std::string> returns = cmd.search_return;
     if (const auto save = std::find(returns.begin(), returns.end(), "SAVE"); save != returns.end()) {
       saved = std::move(found_uids);  // RFC 5182 §2.1: kept as UIDs, so expunges do not shift it
