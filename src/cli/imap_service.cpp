@@ -36,12 +36,13 @@ constexpr int kIdleFullLook = 30;                // ticks between looks for chan
 class CommandTask final : public net::BlockingTask {
  public:
   CommandTask(imap::Backend& backend, const imap::Command& command) : backend_(backend), command_(command) {}
-  void run() override { result = backend_.execute(command_); }
+  void run() override { result = started_ ? backend_.resume() : backend_.execute(command_); started_ = true; }
   imap::Backend::Result result;
 
  private:
   imap::Backend& backend_;
   const imap::Command& command_;
+  bool started_ = false;
 };
 
 class PollTask final : public net::BlockingTask {
@@ -131,8 +132,23 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
       }
       CommandTask task(*backend, request->command);
       co_await net::offload(ctx.server, task);
+      std::uint64_t streamed = 0;
+      bool write_failed = false;
+      while (task.result.more) {  // a large FETCH, piece by piece
+        std::string piece = std::move(task.result.untagged);
+        streamed += piece.size();
+        if (deflater) piece = deflater->compress(piece);
+        std::error_code ec;
+        co_await conn->write(piece, kWriteTimeout, ec);
+        if (ec) {
+          write_failed = true;
+          break;
+        }
+        co_await net::offload(ctx.server, task);
+      }
+      if (write_failed) break;
       if (changes_mail(request->command.name)) ctx.events.changed(session.user());
-      trim_after_write = task.result.untagged.size() > kTrimAfter;
+      trim_after_write = streamed + task.result.untagged.size() > kTrimAfter;
       session.resolve_command(std::move(task.result.untagged), std::move(task.result.completion), backend->selected());
       continue;
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -29,6 +30,7 @@ namespace poshta::imap {
 namespace {
 
 constexpr char kDelimiter = '.';
+constexpr std::size_t kFetchPiece = 256 * 1024;  // FETCH responses handed out at a time
 constexpr std::string_view kSystemFlags = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)";
 
 using Result = Backend::Result;
@@ -40,28 +42,40 @@ Result no(std::string text) {
   return {{}, "NO " + std::move(text)};
 }
 
-// LF (as stored) to CRLF (as IMAP counts and sends).
-std::string to_crlf(std::string_view lf) {
-  std::string out;
-  out.reserve(lf.size() + lf.size() / 32);
-  char prev = 0;
-  for (char c : lf) {
-    if (c == '\n' && prev != '\r') out += '\r';
-    out += c;
-    prev = c;
+// A message file's content with CRLF line ends (stored with LF; IMAP
+// counts and sends CRLF), and its mtime (INTERNALDATE). `wire_size`: the
+// expected size, to allocate once.
+struct FileContent {
+  std::string text;
+  std::int64_t mtime = 0;
+};
+std::optional<FileContent> read_crlf(int fd, std::uint64_t wire_size) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  std::string raw(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  for (;;) {
+    if (got == raw.size()) raw.resize(raw.size() + 65536);  // grew since fstat
+    const ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  raw.resize(got);
+  FileContent out;
+  out.mtime = st.st_mtim.tv_sec;
+  out.text.reserve(std::max<std::uint64_t>(wire_size, got));
+  for (std::size_t start = 0; start < got;) {
+    const void* hit = std::memchr(raw.data() + start, '\n', got - start);
+    const std::size_t nl = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - raw.data()) : got;
+    out.text.append(raw, start, nl - start);
+    if (nl == got) break;
+    if (nl == 0 || raw[nl - 1] != '\r') out.text += '\r';
+    out.text += '\n';
+    start = nl + 1;
   }
   return out;
-}
-
-std::optional<std::string> read_all(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) return std::nullopt;
-    if (n == 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
 }
 
 bool has_flag(std::string_view maildir_flags, char letter) {
@@ -148,6 +162,16 @@ struct Backend::Impl {
   };
   std::optional<Selected> selected;
 
+  // A FETCH answered in pieces (Result::more), so that a FETCH of a large
+  // mailbox never holds its whole answer.
+  struct FetchRun {
+    Command cmd;
+    std::vector<std::size_t> indexes;  // the messages, in the view
+    std::size_t next = 0;
+    bool needs_content = false, sets_seen = false, wants_modseq = false;
+  };
+  std::optional<FetchRun> fetching;
+
   // --- helpers ------------------------------------------------------------
   std::optional<std::filesystem::path> path_of(const std::string& wire_name) {
     auto name = from_wire(wire_name, utf8_names);
@@ -174,13 +198,12 @@ struct Backend::Impl {
     return out;
   }
 
-  std::optional<std::string> content(const store::MessageFile& m) {
+  std::optional<FileContent> content(const store::MessageFile& m) {
     auto fd = selected->mailbox->open_message(m);
     if (!fd) return std::nullopt;
-    auto text = read_all(*fd);
+    auto file = read_crlf(*fd, m.wire_size);
     ::close(*fd);
-    if (!text) return std::nullopt;
-    return to_crlf(*text);
+    return file;
   }
 
   // The selected folder's cache of facts: opened (and compacted) at its
@@ -201,6 +224,7 @@ struct Backend::Impl {
     explicit Probe(const store::MessageFile& message) : m(message) {}
     const store::MessageFile& m;
     std::optional<std::string> text;
+    std::int64_t mtime = -1;  // of the file read into `text`
     std::optional<mime::Entity> root;
     bool looked_up = false;
     std::optional<std::vector<std::string_view>> cached;  // valid until the next cache lookup
@@ -208,7 +232,12 @@ struct Backend::Impl {
   };
   // The content with CRLF line ends; nullptr when the file is gone.
   const std::string* text_of(Probe& p) {
-    if (!p.text) p.text = content(p.m);
+    if (!p.text) {
+      if (auto file = content(p.m)) {
+        p.text = std::move(file->text);
+        p.mtime = file->mtime;
+      }
+    }
     return p.text ? &*p.text : nullptr;
   }
   const mime::Entity& root_of(Probe& p) {
@@ -229,7 +258,7 @@ struct Backend::Impl {
     if (const auto* c = cached_facts(p)) return (*c)[f];
     if (p.computed.empty()) {
       if (!text_of(p)) return std::nullopt;
-      p.computed = message_facts(*p.text, root_of(p), selected->mailbox->internal_date(p.m));
+      p.computed = message_facts(*p.text, root_of(p), p.mtime);
       facts_cache().add(p.m.uid, p.m.base(), p.computed);
     }
     return p.computed[f];
@@ -242,6 +271,7 @@ struct Backend::Impl {
     std::int64_t seconds = 0;
     if (!known.empty() && std::from_chars(known.data(), known.data() + known.size(), seconds).ec == std::errc{})
       return seconds;
+    if (p.text) return p.mtime;
     return selected->mailbox->internal_date(p.m);
   }
 
@@ -575,7 +605,25 @@ struct Backend::Impl {
       out += vanished_earlier(cmd.set);
     }
     if (selected->cache) selected->cache->refresh();
-    for (std::size_t i : resolve(cmd.set, cmd.uid)) {
+    fetching = FetchRun{cmd, resolve(cmd.set, cmd.uid), 0, needs_content, sets_seen, wants_modseq};
+    return fetch_more(std::move(out));
+  }
+
+  // The next piece of the FETCH in progress: at least kFetchPiece octets of
+  // responses, or the rest with the completion.
+  Result fetch_more(std::string out) {
+    const FetchRun& run = *fetching;
+    const Command& cmd = run.cmd;
+    const bool needs_content = run.needs_content, sets_seen = run.sets_seen, wants_modseq = run.wants_modseq;
+    auto finish = [&](Result r) {
+      r.untagged.insert(0, out);
+      if (selected->cache) selected->cache->flush();
+      fetching.reset();
+      return r;
+    };
+    while (fetching->next < run.indexes.size()) {
+      if (out.size() >= kFetchPiece) return {std::move(out), {}, true};
+      const std::size_t i = run.indexes[fetching->next++];
       auto& m = selected->view.messages[i];
       if (cmd.changed_since && m.modseq <= *cmd.changed_since) continue;  // RFC 7162 §3.1.4
       if (sets_seen) {  // RFC 9051 §6.4.5: BODY[] sets \Seen, on top of the file's flags as they are now
@@ -621,7 +669,7 @@ struct Backend::Impl {
           }
           case K::binary: {
             auto octets = binary_octets(*probe.text, root_of(probe), item);
-            if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
+            if (!octets) return finish(no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding"));
             const auto part = partial(*octets, item);
             // literal8 (RFC 3516 §4.2) only when the octets need it.
             const bool nul = part.find('\0') != std::string_view::npos;
@@ -642,7 +690,7 @@ struct Backend::Impl {
             FetchItem body = item;
             body.kind = K::binary;
             auto octets = binary_octets(*probe.text, root_of(probe), body);
-            if (!octets) return no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding");
+            if (!octets) return finish(no("[UNKNOWN-CTE] cannot decode that part's Content-Transfer-Encoding"));
             add("BINARY.SIZE[" + section_label(body).substr(7) + " " + std::to_string(octets->size()));
             break;
           }
@@ -666,8 +714,7 @@ struct Backend::Impl {
       if (wants_modseq || (sets_seen && condstore)) add("MODSEQ (" + std::to_string(m.modseq) + ")");
       out += "* " + std::to_string(i + 1) + " FETCH (" + items + ")\r\n";
     }
-    if (selected->cache) selected->cache->flush();
-    return ok(std::string(cmd.uid ? "UID " : "") + "FETCH completed", std::move(out));
+    return finish(ok(std::string(cmd.uid ? "UID " : "") + "FETCH completed"));
   }
 
   Result store_flags(const Command& cmd) {
@@ -1074,6 +1121,11 @@ struct Backend::Impl {
 Backend::Backend(std::filesystem::path root, std::uint64_t append_limit)
     : impl_(std::make_unique<Impl>(std::move(root), append_limit)) {}
 Backend::~Backend() = default;
+
+Backend::Result Backend::resume() {
+  if (!impl_->fetching) return {{}, "BAD no command to continue"};
+  return impl_->fetch_more({});
+}
 
 Backend::Result Backend::execute(const Command& command) {
   return impl_->execute(command);

@@ -27,8 +27,12 @@ class Backend {
   struct Result {
     std::string untagged;    // complete lines, CRLF-terminated
     std::string completion;  // "OK ...", "NO ...", "BAD ..." (the session adds the tag)
+    // The answer goes on: `untagged` is a piece of it (no completion yet);
+    // send it and call resume() for the next. Large FETCHes come so.
+    bool more = false;
   };
   Result execute(const Command& command);
+  Result resume();
   // Changes to the selected mailbox made elsewhere, as untagged responses
   // (for NOOP, IDLE and after commands that may report them).
   std::string poll();
