@@ -159,6 +159,21 @@ struct Backend::Impl {
     std::vector<std::string> keywords;  // the folder's, by letter (dovecot-keywords)
     std::string stamp;                  // folder_stamp() when the view was last brought up to date
     std::unique_ptr<store::MessageCache> cache;  // facts (imap/facts), opened at their first use
+    // UID ranges [first, end) this session sees as \Recent (RFC 3501
+    // §2.3.2). A read-write selection claims them (sync(true)); EXAMINE
+    // sees them without taking them from the next session (§6.3.2).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> recent;
+    void claim(const store::MailboxSnapshot& snapshot) {
+      if (snapshot.first_recent_uid < snapshot.uid_next)
+        recent.emplace_back(snapshot.first_recent_uid, snapshot.uid_next);
+    }
+    bool is_recent(std::uint32_t uid) const {
+      return std::any_of(recent.begin(), recent.end(), [uid](const auto& r) { return uid >= r.first && uid < r.second; });
+    }
+    std::size_t recent_count() const {
+      return static_cast<std::size_t>(
+          std::count_if(view.messages.begin(), view.messages.end(), [&](const auto& m) { return is_recent(m.uid); }));
+    }
   };
   std::optional<Selected> selected;
 
@@ -315,6 +330,7 @@ struct Backend::Impl {
   // System flags, then the keywords named by the file's letters a-z.
   std::string flags_of(const store::MessageFile& m) const {
     std::string out = store::Mailbox::imap_flags(m.flags());
+    if (!rev2 && selected->is_recent(m.uid)) out += out.empty() ? "\\Recent" : " \\Recent";
     for (char c : m.flags()) {
       const auto index = static_cast<std::size_t>(c - 'a');
       if (c < 'a' || c > 'z' || index >= selected->keywords.size() || selected->keywords[index].empty()) continue;
@@ -369,8 +385,9 @@ struct Backend::Impl {
     // every IDLE look.
     const auto stamp = folder_stamp(selected->mailbox->folder());
     if (!stamp.empty() && stamp == selected->stamp) return out;
-    auto now = selected->mailbox->sync();
+    auto now = selected->mailbox->sync(!selected->read_only);
     if (!now) return out;
+    selected->claim(*now);
     // Keywords another session made: the client learns them before it sees them on messages.
     if (auto keywords = selected->mailbox->keywords(); keywords != selected->keywords) {
       selected->keywords = std::move(keywords);
@@ -403,7 +420,10 @@ struct Backend::Impl {
     for (const auto& m : now->messages) {
       if (m.uid > last_uid) old.push_back(m);
     }
-    if (old.size() != before) out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
+    if (old.size() != before) {
+      out += "* " + std::to_string(old.size()) + " EXISTS\r\n";
+      if (!rev2) out += "* " + std::to_string(selected->recent_count()) + " RECENT\r\n";
+    }
     selected->view.uid_next = now->uid_next;
     selected->view.highest_modseq = now->highest_modseq;
     selected->stamp = folder_stamp(selected->mailbox->folder());  // after sync(): it may rewrite the uidlist
@@ -422,8 +442,9 @@ struct Backend::Impl {
     s.name = cmd.mailbox;
     s.read_only = cmd.name == "EXAMINE";
     s.mailbox = std::make_unique<store::Mailbox>(*path);
-    auto view = s.mailbox->sync();
+    auto view = s.mailbox->sync(!s.read_only);
     if (!view) return no("[SERVERBUG] cannot open the mailbox: " + view.error().message());
+    s.claim(*view);
     s.view = std::move(*view);
     s.stamp = folder_stamp(*path);
     std::string out;
@@ -438,7 +459,7 @@ struct Backend::Impl {
     const Selected& sel = *selected;
     out += "* " + std::to_string(sel.view.messages.size()) + " EXISTS\r\n";
     if (!rev2) {  // IMAP4rev1 only (RFC 9051 Appendix E)
-      out += "* 0 RECENT\r\n";
+      out += "* " + std::to_string(sel.recent_count()) + " RECENT\r\n";
       for (std::size_t i = 0; i < sel.view.messages.size(); ++i) {
         if (!has_flag(sel.view.messages[i].flags(), 'S')) {
           out += "* OK [UNSEEN " + std::to_string(i + 1) + "] First unseen\r\n";
@@ -541,8 +562,10 @@ struct Backend::Impl {
         v = view->uid_next;
       else if (a == "UIDVALIDITY")
         v = view->uid_validity;
-      else if (a == "RECENT")
-        v = 0;
+      else if (a == "RECENT")  // not claimed by any session yet
+        v = static_cast<std::uint64_t>(std::count_if(view->messages.begin(), view->messages.end(), [&](const auto& m) {
+          return m.uid >= view->first_recent_uid;
+        }));
       else if (a == "HIGHESTMODSEQ") {
         v = view->highest_modseq;
         condstore = true;
@@ -928,9 +951,9 @@ struct Backend::Impl {
       case K::undraft: return !has_flag(f, 'D');
       case K::unflagged: return !has_flag(f, 'F');
       case K::unseen: return !has_flag(f, 'S');
-      case K::recent:
-      case K::new_: return false;  // no session sees messages as recent
-      case K::old: return true;
+      case K::recent: return selected->is_recent(m.uid);
+      case K::new_: return selected->is_recent(m.uid) && !has_flag(f, 'S');
+      case K::old: return !selected->is_recent(m.uid);
       case K::keyword:
       case K::unkeyword: {
         bool set = false;

@@ -76,6 +76,7 @@ struct UidList {
   std::uint32_t uid_validity = 0;
   std::uint32_t uid_next = 1;
   std::uint64_t highest_modseq = 1;
+  std::uint32_t first_recent = 1;  // messages from this UID on are \Recent for the next session to claim them
   std::vector<UidEntry> entries;
 };
 
@@ -88,13 +89,16 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
   const bool v1 = head.substr(0, kMagicV1.size()) == kMagicV1;
   if (!v1 && head.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   head.remove_prefix(kMagic.size());
-  unsigned validity = 0, next = 0;
+  unsigned validity = 0, next = 0, first_recent = 0;
   unsigned long long highest = 1;
-  const int fields = std::sscanf(std::string(head).c_str(), " %u %u %llu", &validity, &next, &highest);
-  if (fields != (v1 ? 2 : 3) || validity == 0 || next == 0 || highest == 0) return std::nullopt;
+  const int fields =
+      std::sscanf(std::string(head).c_str(), " %u %u %llu %u", &validity, &next, &highest, &first_recent);
+  if (fields < (v1 ? 2 : 3) || (v1 && fields > 2) || validity == 0 || next == 0 || highest == 0) return std::nullopt;
   out.uid_validity = validity;
   out.uid_next = next;
   out.highest_modseq = highest;
+  // Without the field (an older file) nothing is recent.
+  out.first_recent = fields == 4 && first_recent >= 1 && first_recent <= next ? first_recent : next;
   // One token off the front of `line`.
   auto token = [](std::string_view& line) {
     const auto sp = line.find(' ');
@@ -134,7 +138,7 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
 std::error_code write_uidlist(const std::filesystem::path& folder, const UidList& list) {
   std::string text(kMagic);
   text += " " + std::to_string(list.uid_validity) + " " + std::to_string(list.uid_next) + " " +
-          std::to_string(list.highest_modseq) + "\n";
+          std::to_string(list.highest_modseq) + " " + std::to_string(list.first_recent) + "\n";
   for (const auto& e : list.entries) {
     text += std::to_string(e.uid) + " " + std::to_string(e.modseq) + " " + (e.flags.empty() ? "-" : e.flags) + " " +
             e.base + "\n";
@@ -209,7 +213,7 @@ std::string pop3_uidl(std::uint32_t uid_validity, std::uint32_t uid) {
   return buf;
 }
 
-core::Result<MailboxSnapshot> Mailbox::sync() {
+core::Result<MailboxSnapshot> Mailbox::sync(bool claim_recent) {
   for (const char* sub : {"cur", "new", "tmp"}) {
     if (auto ec = core::make_directories(folder_ / sub)) return ec;
   }
@@ -305,6 +309,11 @@ core::Result<MailboxSnapshot> Mailbox::sync() {
   list.entries = std::move(kept);
   std::sort(out.messages.begin(), out.messages.end(),
             [](const MessageFile& a, const MessageFile& b) { return a.uid < b.uid; });
+  out.first_recent_uid = list.first_recent;
+  if (claim_recent && list.first_recent != list.uid_next) {
+    list.first_recent = list.uid_next;
+    changed = true;
+  }
   if (changed) {
     if (auto write_ec = write_uidlist(folder_, list)) return write_ec;
   }

@@ -9,7 +9,8 @@
 // forgets files that are gone, and moves new mail from new/ to cur/. The
 // UID map is kept in <folder>/poshta-uidlist, a small text file replaced
 // atomically (written, fsync'd, renamed, directory fsync'd) when it
-// changes: "poshta-uidlist 2 <uidvalidity> <uidnext> <highestmodseq>" and
+// changes: "poshta-uidlist 2 <uidvalidity> <uidnext> <highestmodseq>
+// <first recent uid>" and
 // then one "<uid> <modseq> <flags or -> <base name>" line per message,
 // where the base name is the part of the file name before ":2," that never
 // changes, and the flags are those the message had when it got its MODSEQ
@@ -47,6 +48,10 @@ struct MailboxSnapshot {
   std::uint32_t uid_validity = 0;
   std::uint32_t uid_next = 1;
   std::uint64_t highest_modseq = 1;   // RFC 7162 HIGHESTMODSEQ
+  // \Recent (RFC 3501 §2.3.2): the messages from this UID on are new to
+  // every session; the first that claims them (sync(true)) is the only
+  // one to see them so.
+  std::uint32_t first_recent_uid = 1;
   std::vector<MessageFile> messages;  // in UID order
 };
 
@@ -59,8 +64,11 @@ class Mailbox {
   std::filesystem::path path_of(const MessageFile& m) const { return folder_ / "cur" / m.name; }
 
   // Brings the UID map up to date with the folder (see above). Creates the
-  // Maildir if it does not exist. Blocks (directory scans, fsync).
-  core::Result<MailboxSnapshot> sync();
+  // Maildir if it does not exist. With `claim_recent` (an IMAP session
+  // that selected the folder read-write), the messages recent so far are
+  // this caller's: later callers see first_recent_uid at uid_next. Blocks
+  // (directory scans, fsync).
+  core::Result<MailboxSnapshot> sync(bool claim_recent = false);
 
   // Opens a message's file for reading (O_RDONLY), also when another Maildir
   // reader has renamed it since (new flags keep the base name). Blocks.

@@ -480,7 +480,7 @@ def test_select_and_examine_responses(imap):
         assert untagged[0] == b"* FLAGS " + SYSTEM_FLAGS
         assert b"* OK [PERMANENTFLAGS " + SYSTEM_FLAGS[:-1] + b" \\*)] Flags permitted" in untagged
         assert b"* 2 EXISTS" in untagged
-        assert b"* 0 RECENT" in untagged
+        assert b"* 2 RECENT" in untagged
         assert b"* OK [UNSEEN 1] First unseen" in untagged
         validity = [int(re.match(rb"^\* OK \[UIDVALIDITY (\d+)\]", u).group(1))
                     for u in untagged if u.startswith(b"* OK [UIDVALIDITY ")]
@@ -503,6 +503,63 @@ def test_select_and_examine_responses(imap):
     data = check(m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)"))
     assert data == [f'"INBOX" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY {validity[0]} UNSEEN 2)'.encode()]
     m.logout()
+
+
+def test_recent_belongs_to_the_first_session_that_selects(imap):
+    """\\Recent (RFC 3501 §2.3.2): a new message is recent in exactly one
+    session, the first to select the mailbox read-write after it arrived;
+    EXAMINE and STATUS see it without taking it; IMAP4rev2 has no \\Recent."""
+    deliver(imap, plain_message())
+    deliver(imap, plain_message())
+    with RawIMAP(imap.imap_port) as peek:
+        peek.login()
+        untagged, _ = peek.ok("STATUS INBOX (RECENT MESSAGES)")
+        assert untagged == [b'* STATUS "INBOX" (RECENT 2 MESSAGES 2)']
+        untagged, _ = peek.ok("EXAMINE INBOX")
+        assert b"* 2 RECENT" in untagged
+    with RawIMAP(imap.imap_port) as a, RawIMAP(imap.imap_port) as b:
+        a.login()
+        b.login()
+        untagged, _ = a.ok("SELECT INBOX")
+        assert b"* 2 RECENT" in untagged          # EXAMINE took nothing
+        untagged, _ = b.ok("SELECT INBOX")
+        assert b"* 0 RECENT" in untagged          # a has them
+        got, _ = fetch(a, "1:*", "FLAGS")
+        assert got == {1: {"FLAGS": ["\\Recent"]}, 2: {"FLAGS": ["\\Recent"]}}
+        got, _ = fetch(b, "1:*", "FLAGS")
+        assert got == {1: {"FLAGS": []}, 2: {"FLAGS": []}}
+        a.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+        untagged, _ = a.ok("SEARCH RECENT")
+        assert untagged == [b"* SEARCH 1 2"]
+        untagged, _ = a.ok("SEARCH NEW")
+        assert untagged == [b"* SEARCH 2"]        # recent and not seen
+        untagged, _ = a.ok("SEARCH OLD")
+        assert untagged == [b"* SEARCH"]
+        untagged, _ = b.ok("SEARCH OLD")
+        assert untagged == [b"* SEARCH 1 2"]
+
+        deliver(imap, plain_message())
+        untagged, _ = b.ok("NOOP")                # b looks first: the third is b's
+        assert untagged == [b"* 1 FETCH (FLAGS (\\Seen))", b"* 3 EXISTS", b"* 1 RECENT"]
+        untagged, _ = a.ok("NOOP")
+        assert untagged == [b"* 3 EXISTS", b"* 2 RECENT"]
+        got, _ = fetch(a, "3", "FLAGS")
+        assert got == {3: {"FLAGS": []}}
+    with RawIMAP(imap.imap_port) as later:
+        later.login()
+        untagged, _ = later.ok("SELECT INBOX")
+        assert b"* 0 RECENT" in untagged          # only for the session that saw them first
+        untagged, _ = later.ok("STATUS INBOX (RECENT)")
+        assert untagged == [b'* STATUS "INBOX" (RECENT 0)']
+
+    deliver(imap, plain_message())
+    with RawIMAP(imap.imap_port) as rev2:
+        rev2.login()
+        rev2.ok("ENABLE IMAP4rev2")
+        untagged, _ = rev2.ok("SELECT INBOX")
+        assert not any(u.endswith(b" RECENT") for u in untagged), untagged
+        got, _ = fetch(rev2, "4", "FLAGS")
+        assert got == {4: {"FLAGS": []}}
 
 
 def test_select_unknown_mailbox(imap):
@@ -538,7 +595,7 @@ def test_fetch_plain_message(imap):
     with selected(imap) as c:
         got, _ = fetch(c, "1", "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE UID)")
         item = got[1]
-        assert item["FLAGS"] == []
+        assert item["FLAGS"] == ["\\Recent"]  # the first session to see it
         assert item["UID"] == 1
         assert item["RFC822.SIZE"] == len(wire)
         when = calendar.timegm(time.strptime(item["INTERNALDATE"].decode(), "%d-%b-%Y %H:%M:%S +0000"))
@@ -561,14 +618,14 @@ def test_fetch_plain_message(imap):
         assert item["RFC822.HEADER"] == item["BODY[HEADER]"]
         assert "FLAGS" not in item             # nothing changed: PEEK
         got, _ = fetch(c, "1", "FLAGS")
-        assert got[1]["FLAGS"] == []
+        assert got[1]["FLAGS"] == ["\\Recent"]
 
         # BODY[] sets \Seen, and says so in the same response.
         got, _ = fetch(c, "1", "BODY[]")
         assert got[1]["BODY[]"] == wire
-        assert got[1]["FLAGS"] == ["\\Seen"]
+        assert got[1]["FLAGS"] == ["\\Seen", "\\Recent"]
         got, _ = fetch(c, "1", "FLAGS")
-        assert got[1]["FLAGS"] == ["\\Seen"]
+        assert got[1]["FLAGS"] == ["\\Seen", "\\Recent"]
     assert flags_of(mail_files(imap)[0]) == "S"
 
 
@@ -601,7 +658,7 @@ def test_fetch_macros_and_rfc822(imap):
         assert got[1]["BODY"][:2] == [b"text", b"plain"] and len(got[1]["BODY"]) == 8  # no extension data
         got, _ = fetch(c, "1", "RFC822.TEXT")
         assert got[1]["RFC822.TEXT"] == msg.partition(b"\r\n\r\n")[2]
-        assert got[1]["FLAGS"] == ["\\Seen"]
+        assert got[1]["FLAGS"] == ["\\Seen", "\\Recent"]
         got, _ = fetch(c, "1", "RFC822")
         assert got[1]["RFC822"] == wire
 
@@ -637,9 +694,9 @@ def test_fetch_multipart_with_attachment(imap):
         assert item["BODY[2]<0>"] == b64[:8]
         assert item["BODY[3]"] in (b"", None)        # no such part
         got, _ = fetch(c, "1", "FLAGS")
-        assert got[1]["FLAGS"] == []
+        assert got[1]["FLAGS"] == ["\\Recent"]
         got, _ = fetch(c, "1", "BODY[2]")
-        assert got[1]["FLAGS"] == ["\\Seen"]
+        assert got[1]["FLAGS"] == ["\\Seen", "\\Recent"]
 
 
 def test_examine_does_not_set_seen(imap):
@@ -650,7 +707,7 @@ def test_examine_does_not_set_seen(imap):
         got, _ = fetch(c, "1", "(BODY[] RFC822.TEXT)")
         assert "FLAGS" not in got[1]
         got, _ = fetch(c, "1", "FLAGS")
-        assert got[1]["FLAGS"] == []
+        assert got[1]["FLAGS"] == ["\\Recent"]  # seen as new, not taken (RFC 3501 §6.3.2)
     assert flags_of(mail_files(imap)[0]) == ""
 
 
@@ -663,19 +720,20 @@ def test_store_flags(imap):
         deliver(imap, plain_message())
     with selected(imap) as c:
         untagged, done = c.cmd("STORE 1 +FLAGS (\\Flagged \\Seen)")
-        assert untagged == [b"* 1 FETCH (FLAGS (\\Flagged \\Seen))"]
+        assert untagged == [b"* 1 FETCH (FLAGS (\\Flagged \\Seen \\Recent))"]
         assert done == b"r3 OK STORE completed"
         untagged, _ = c.ok("STORE 1 -FLAGS (\\Seen)")
-        assert untagged == [b"* 1 FETCH (FLAGS (\\Flagged))"]
+        assert untagged == [b"* 1 FETCH (FLAGS (\\Flagged \\Recent))"]
         untagged, _ = c.ok("STORE 2:3 FLAGS.SILENT (\\Answered \\Draft)")
         assert untagged == []
         untagged, _ = c.ok("STORE 2 FLAGS ()")
-        assert untagged == [b"* 2 FETCH (FLAGS ())"]
+        assert untagged == [b"* 2 FETCH (FLAGS (\\Recent))"]
         untagged, _ = c.ok("STORE 1:* +FLAGS.SILENT \\Seen")
         assert untagged == []
         got, _ = fetch(c, "1:*", "FLAGS")
         assert [got[i]["FLAGS"] for i in (1, 2, 3)] == [
-            ["\\Flagged", "\\Seen"], ["\\Seen"], ["\\Answered", "\\Seen", "\\Draft"]]
+            ["\\Flagged", "\\Seen", "\\Recent"], ["\\Seen", "\\Recent"],
+            ["\\Answered", "\\Seen", "\\Draft", "\\Recent"]]
     # The flags are in the file names, as Maildir readers expect them.
     assert sorted(flags_of(p) for p in mail_files(imap)) == ["DRS", "FS", "S"]
 
@@ -785,13 +843,13 @@ def test_uid_fetch_store_search(imap):
         assert done.endswith(b"OK UID FETCH completed")
         assert {n: v["UID"] for n, v in got.items()} == {1: 2, 2: 3}
         got, _ = fetch(c, "3", "FLAGS", uid=True)
-        assert got == {2: {"UID": 3, "FLAGS": []}}
+        assert got == {2: {"UID": 3, "FLAGS": ["\\Recent"]}}
         got, _ = fetch(c, "1", "FLAGS", uid=True)        # expunged: nothing
         assert got == {}
         got, _ = fetch(c, "7:*", "FLAGS", uid=True)      # "*" is the last UID
         assert list(got) == [2]
         untagged, done = c.cmd("UID STORE 3 +FLAGS (\\Answered)")
-        assert untagged == [b"* 2 FETCH (UID 3 FLAGS (\\Answered))"]
+        assert untagged == [b"* 2 FETCH (UID 3 FLAGS (\\Answered \\Recent))"]
         assert done.endswith(b"OK UID STORE completed")
         untagged, _ = c.ok("UID SEARCH ANSWERED")
         assert untagged == [b"* SEARCH 3"]
@@ -915,7 +973,7 @@ def test_append_with_flags_and_date(imap):
     assert data[0][1] == msg
     meta = data[0][0]
     assert b'INTERNALDATE "05-Nov-2026 09:00:00 +0000"' in meta
-    assert b"FLAGS (\\Flagged \\Seen)" in meta
+    assert b"FLAGS (\\Flagged \\Seen \\Recent)" in meta
     assert f"RFC822.SIZE {len(msg)}".encode() in meta
     m.logout()
     files = mail_files(imap)
@@ -1038,14 +1096,14 @@ def test_two_sessions_see_each_others_changes(imap):
         assert {n: v["UID"] for n, v in got.items()} == {1: 1, 2: 3}
         deliver(imap, plain_message())
         untagged, _ = b.ok("NOOP")
-        assert untagged == [b"* 3 EXISTS"]
+        assert untagged == [b"* 3 EXISTS", b"* 1 RECENT"]  # b is the first to see it
         # A message appended by one session is told to the other.
         a.send(b"x1 APPEND INBOX {16+}\r\nSubject: a\r\n\r\nb\r\n\r\n")
         untagged, done = a.response("x1")
-        assert untagged == [b"* 4 EXISTS"]       # the delivery and its own message
+        assert untagged == [b"* 4 EXISTS", b"* 3 RECENT"]  # the delivery, its own message; recent: 1, 3, its own
         assert re.match(rb"^x1 OK \[APPENDUID \d+ 5\] APPEND completed$", done), done
         untagged, _ = b.ok("NOOP")
-        assert untagged == [b"* 4 EXISTS"]
+        assert untagged == [b"* 4 EXISTS", b"* 1 RECENT"]
 
 
 def test_idle_reports_delivery_within_two_seconds(imap):
@@ -1058,6 +1116,7 @@ def test_idle_reports_delivery_within_two_seconds(imap):
         c.sock.settimeout(2.5)
         assert c.line() == b"* 2 EXISTS"
         assert time.monotonic() - sent < 2.0
+        assert c.line() == b"* 2 RECENT"        # IMAP4rev1: both are new to this session
         c.sock.settimeout(TIMEOUT)
         c.send("DONE\r\n")
         assert c.line() == b"i1 OK IDLE terminated"
@@ -1077,6 +1136,7 @@ def test_idle_over_imaps(imap):
         smtp_send(imap.smtp_port, SENDER, [USER], plain_message())
         c.sock.settimeout(3)
         assert c.line() == b"* 2 EXISTS"
+        assert c.line() == b"* 2 RECENT"
         c.send("DONE\r\n")
         assert c.line() == b"i1 OK IDLE terminated"
         got, _ = fetch(c, "1:*", "UID")
@@ -1091,7 +1151,7 @@ def test_idle_reports_changes_by_another_session(imap):
         assert idler.line() == b"+ idling"
         other.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
         idler.sock.settimeout(3)
-        assert idler.line() == b"* 2 FETCH (FLAGS (\\Flagged))"
+        assert idler.line() == b"* 2 FETCH (FLAGS (\\Flagged \\Recent))"
         other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
         other.ok("EXPUNGE")
         assert idler.line() == b"* 1 EXPUNGE"

@@ -49,21 +49,21 @@ def test_condstore(imap):
 
         untagged, _ = c.ok("STORE 2 +FLAGS (\\Seen)")
         assert len(untagged) == 1
-        m = re.match(rb"^\* 2 FETCH \(FLAGS \(\\Seen\) MODSEQ \((\d+)\)\)$", untagged[0])
+        m = re.match(rb"^\* 2 FETCH \(FLAGS \(\\Seen \\Recent\) MODSEQ \((\d+)\)\)$", untagged[0])
         assert m, untagged
         m2 = int(m.group(1))
         assert m2 > h0 and m2 > before[2]
 
         got, _ = fetch(c, "1:*", "(FLAGS) (CHANGEDSINCE %d)" % h0)
         assert list(got) == [2], got
-        assert got[2]["FLAGS"] == ["\\Seen"] and modseq_of(got[2]) == m2
+        assert got[2]["FLAGS"] == ["\\Seen", "\\Recent"] and modseq_of(got[2]) == m2
 
         # Message 2 changed after h0: the conditional STORE leaves it alone.
         untagged, done = c.ok("STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % h0)
         assert re.match(rb"^r\d+ OK \[MODIFIED 2\] ", done), done
         got, _ = fetch(c, "1:2", "(FLAGS MODSEQ)")
-        assert got[1]["FLAGS"] == ["\\Flagged"]
-        assert got[2]["FLAGS"] == ["\\Seen"]
+        assert got[1]["FLAGS"] == ["\\Flagged", "\\Recent"]
+        assert got[2]["FLAGS"] == ["\\Seen", "\\Recent"]
         m1 = modseq_of(got[1])
         assert m1 > m2
 
@@ -200,7 +200,7 @@ def test_keywords(imap):
         assert any(re.match(rb"^\* 1 FETCH \(FLAGS \(.*\$Forwarded.*\)\)$", u) and b"Junk" in u
                    for u in untagged), untagged
         got, _ = fetch(c, "1", "(FLAGS)")
-        assert sorted(got[1]["FLAGS"]) == ["$Forwarded", "Junk"]
+        assert sorted(got[1]["FLAGS"]) == ["$Forwarded", "Junk", "\\Recent"]
         for key in ("junk", "JUNK", "Junk"):
             untagged, _ = c.ok(f"SEARCH KEYWORD {key}")
             assert untagged == [b"* SEARCH 1"], (key, untagged)
@@ -225,7 +225,7 @@ def test_keywords(imap):
         untagged, done = c.ok("APPEND INBOX ($Label1) {%d+}\r\n" % len(msg) + msg.decode())
         assert b"[APPENDUID " in done
         got, _ = fetch(c, "2", "(FLAGS)")
-        assert got[2]["FLAGS"] == ["$Label1"]
+        assert got[2]["FLAGS"] == ["\\Recent", "$Label1"]
         assert keywords_file(imap) == ["0 $Forwarded", "1 Junk", "2 $Label1"]
 
         # COPY: the destination has its own letters, the names stay.
@@ -233,8 +233,8 @@ def test_keywords(imap):
         c.ok("COPY 1 Archive")
         c.ok("SELECT Archive")
         got, _ = fetch(c, "1:2", "(FLAGS)")
-        assert got[1]["FLAGS"] == ["$Label1"]
-        assert sorted(got[2]["FLAGS"]) == ["$Forwarded", "Junk"]
+        assert got[1]["FLAGS"] == ["\\Recent", "$Label1"]  # COPY made them new to the Archive
+        assert sorted(got[2]["FLAGS"]) == ["$Forwarded", "Junk", "\\Recent"]
         kw = keywords_file(imap, "Archive")
         assert sorted(line.split(" ", 1)[1] for line in kw) == ["$Forwarded", "$Label1", "Junk"], kw
         untagged, _ = c.ok("SEARCH KEYWORD $label1")
@@ -281,7 +281,7 @@ def test_binary(imap):
         untagged, done = c.cmd("FETCH 2 (BINARY.SIZE[2])")
         assert re.match(rb"^r\d+ NO \[UNKNOWN-CTE\]", done), (untagged, done)
         got, _ = fetch(c, "2", "(FLAGS)")
-        assert got[2]["FLAGS"] == []          # the refused BINARY set no \Seen
+        assert got[2]["FLAGS"] == ["\\Recent"]  # the refused BINARY set no \Seen
 
 
 # --------------------------------------------------------------------------

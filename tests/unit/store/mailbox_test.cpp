@@ -136,7 +136,7 @@ TEST_F(MailboxTest, UidlistFormat) {
   deliver("2.b");
   const auto s = sync();
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3\n1 2 - 1.a\n2 3 - 2.b\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1\n1 2 - 1.a\n2 3 - 2.b\n");
   EXPECT_FALSE(fs::exists(box_ / "poshta-uidlist.tmp"));
 }
 
@@ -201,6 +201,24 @@ TEST_F(MailboxTest, NewFilesGetHigherUids) {
   EXPECT_EQ(second.uid_next, 5u);
 }
 
+TEST_F(MailboxTest, RecentMessagesBelongToTheFirstSessionThatClaimsThem) {
+  deliver("1000.a");
+  deliver("1001.b");
+  EXPECT_EQ(sync().first_recent_uid, 1u) << "a new folder: everything is recent";
+  Mailbox m(box_);
+  auto claimed = m.sync(true);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(claimed->first_recent_uid, 1u) << "the claimer learns what was recent";
+  EXPECT_EQ(sync().first_recent_uid, 3u) << "nothing is recent for later sessions";
+  deliver("1002.c");
+  auto after = sync();
+  EXPECT_EQ(after.first_recent_uid, 3u);
+  EXPECT_EQ(after.uid_next, 4u) << "the new message is recent, for whoever claims it next";
+  const std::string text = slurp(box_ / "poshta-uidlist");
+  const std::string head = text.substr(0, text.find('\n'));
+  EXPECT_TRUE(head.ends_with(" 3")) << "the first recent UID is kept in the uidlist: " << head;
+}
+
 TEST_F(MailboxTest, RemovedFileDisappearsAndItsUidIsNeverReused) {
   deliver("1.a");
   deliver("2.b");
@@ -214,7 +232,7 @@ TEST_F(MailboxTest, RemovedFileDisappearsAndItsUidIsNeverReused) {
   EXPECT_EQ(second.uid_next, 4u);
   // Two expunges: HIGHESTMODSEQ moves from 4 (three arrivals) to 6.
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(first.uid_validity) + " 4 6\n1 2 - 1.a\n");
+            "poshta-uidlist 2 " + std::to_string(first.uid_validity) + " 4 6 1\n1 2 - 1.a\n");
   deliver("4.d");
   const auto third = sync();
   EXPECT_EQ(uids_of(third), (std::vector<std::uint32_t>{1, 4}));
@@ -279,7 +297,7 @@ TEST_F(MailboxTest, CorruptUidlistIsRebuilt) {
     EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2})) << text;
     EXPECT_EQ(s.uid_next, 3u) << text;
     const std::string rebuilt = slurp(box_ / "poshta-uidlist");
-    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3\n1 2 - 1.a\n2 3 - 2.b\n") << text;
+    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1\n1 2 - 1.a\n2 3 - 2.b\n") << text;
   }
 }
 
@@ -492,7 +510,7 @@ TEST_F(MailboxTest, AppendStoresTheMessageWithLfLineEndsSizesFlagsAndDate) {
   EXPECT_TRUE(names_in(box_ / "new").empty());
   // In the uidlist already, before any sync.
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 2\n1 2 FS " + msg.base() + "\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 2 1\n1 2 FS " + msg.base() + "\n");
 }
 
 TEST_F(MailboxTest, AppendGivesIncreasingUidsNeverReused) {
@@ -803,7 +821,7 @@ TEST_F(MailboxTest, VersionOneUidlistIsReadAndUpgraded) {
   const auto again = sync();
   EXPECT_EQ(again.uid_validity, s.uid_validity);
   EXPECT_EQ(by_base(again, "1.a")->uid, 1u);
-  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1\n1 1 - 1.a\n");
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1 2\n1 1 - 1.a\n");
 }
 
 // Keywords are Dovecot's: letters a-z named in dovecot-keywords.
