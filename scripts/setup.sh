@@ -28,7 +28,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest swaks
   curl dnsmasq-base openssl procps libnet-ssleay-perl libio-socket-ssl-perl
   # peers and clients of the interoperability tests, anchors of the benchmarks
-  postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd fetchmail isync neomutt
+  postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd fetchmail isync neomutt offlineimap3
 )
 
 missing=()
