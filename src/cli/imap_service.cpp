@@ -55,6 +55,21 @@ class PollTask final : public net::BlockingTask {
   imap::Backend& backend_;
 };
 
+// Ends a session's backend off the event loop (its cache may still write),
+// and gives memory back to the system after a session that held much.
+class CloseTask final : public net::BlockingTask {
+ public:
+  CloseTask(std::unique_ptr<imap::Backend> backend, bool trim) : backend_(std::move(backend)), trim_(trim) {}
+  void run() override {
+    backend_.reset();
+    if (trim_) ::malloc_trim(0);
+  }
+
+ private:
+  std::unique_ptr<imap::Backend> backend_;
+  bool trim_;
+};
+
 // Commands that may change what other sessions of the same user see.
 bool changes_mail(const std::string& name) {
   for (const char* n : {"STORE", "COPY", "MOVE", "EXPUNGE", "APPEND", "CLOSE", "DELETE", "RENAME"}) {
@@ -94,6 +109,7 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
   std::unique_ptr<core::Deflater> deflater;
   std::unique_ptr<core::Inflater> inflater;
   bool trim_after_write = false;
+  bool trim_at_end = false;
   for (;;) {
     std::string out = session.take_output();
     if (!out.empty()) {
@@ -149,6 +165,7 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
       if (write_failed) break;
       if (changes_mail(request->command.name)) ctx.events.changed(session.user());
       trim_after_write = streamed + task.result.untagged.size() > kTrimAfter;
+      trim_at_end = trim_at_end || trim_after_write;
       session.resolve_command(std::move(task.result.untagged), std::move(task.result.completion), backend->selected());
       continue;
     }
@@ -189,6 +206,10 @@ asio::awaitable<void> serve_imap(std::shared_ptr<net::Connection> conn, ImapCont
     }
   }
   spdlog::info("imap session={} event=disconnect", session_id);
+  if (backend) {
+    CloseTask close(std::move(backend), trim_at_end);
+    co_await net::offload(ctx.server, close);
+  }
 }
 
 }  // namespace poshta::cli

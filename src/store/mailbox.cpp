@@ -12,6 +12,7 @@
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <thread>
 #include <utility>
 
 #include "core/address.hpp"
@@ -77,6 +78,9 @@ struct UidList {
   std::uint32_t uid_next = 1;
   std::uint64_t highest_modseq = 1;
   std::uint32_t first_recent = 1;  // messages from this UID on are \Recent for the next session to claim them
+  // The mtimes (ns) of new/ and cur/ when they were last listed, if that
+  // listing can be trusted while they keep them (see sync()); 0 if not.
+  std::uint64_t new_mtime = 0, cur_mtime = 0;
   std::vector<UidEntry> entries;
 };
 
@@ -90,15 +94,19 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
   if (!v1 && head.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   head.remove_prefix(kMagic.size());
   unsigned validity = 0, next = 0, first_recent = 0;
-  unsigned long long highest = 1;
-  const int fields =
-      std::sscanf(std::string(head).c_str(), " %u %u %llu %u", &validity, &next, &highest, &first_recent);
+  unsigned long long highest = 1, new_mtime = 0, cur_mtime = 0;
+  const int fields = std::sscanf(std::string(head).c_str(), " %u %u %llu %u %llu %llu", &validity, &next, &highest,
+                                 &first_recent, &new_mtime, &cur_mtime);
   if (fields < (v1 ? 2 : 3) || (v1 && fields > 2) || validity == 0 || next == 0 || highest == 0) return std::nullopt;
+  if (fields == 6) {
+    out.new_mtime = new_mtime;
+    out.cur_mtime = cur_mtime;
+  }
   out.uid_validity = validity;
   out.uid_next = next;
   out.highest_modseq = highest;
   // Without the field (an older file) nothing is recent.
-  out.first_recent = fields == 4 && first_recent >= 1 && first_recent <= next ? first_recent : next;
+  out.first_recent = fields >= 4 && first_recent >= 1 && first_recent <= next ? first_recent : next;
   // One token off the front of `line`.
   auto token = [](std::string_view& line) {
     const auto sp = line.find(' ');
@@ -138,7 +146,8 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
 std::error_code write_uidlist(const std::filesystem::path& folder, const UidList& list) {
   std::string text(kMagic);
   text += " " + std::to_string(list.uid_validity) + " " + std::to_string(list.uid_next) + " " +
-          std::to_string(list.highest_modseq) + " " + std::to_string(list.first_recent) + "\n";
+          std::to_string(list.highest_modseq) + " " + std::to_string(list.first_recent) + " " +
+          std::to_string(list.new_mtime) + " " + std::to_string(list.cur_mtime) + "\n";
   for (const auto& e : list.entries) {
     text += std::to_string(e.uid) + " " + std::to_string(e.modseq) + " " + (e.flags.empty() ? "-" : e.flags) + " " +
             e.base + "\n";
@@ -213,6 +222,151 @@ std::string pop3_uidl(std::uint32_t uid_validity, std::uint32_t uid) {
   return buf;
 }
 
+namespace {
+
+constexpr off_t kLargeDirectory = 256 * 1024;  // a cur/ of some thousands of names
+
+std::uint64_t ns_of(const struct timespec& t) {
+  return static_cast<std::uint64_t>(t.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
+std::uint64_t now_ns() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return ns_of(t);
+}
+
+struct DirTimes {
+  std::uint64_t new_mtime = 0, cur_mtime = 0;  // 0: unknown
+  off_t cur_size = 0;                          // of the directory itself: grows with its names
+};
+
+DirTimes dir_times(const std::filesystem::path& folder) {
+  DirTimes out;
+  struct stat n {}, c {};
+  if (::stat((folder / "new").c_str(), &n) != 0 || ::stat((folder / "cur").c_str(), &c) != 0) return out;
+  out.new_mtime = ns_of(n.st_mtim);
+  out.cur_mtime = ns_of(c.st_mtim);
+  out.cur_size = c.st_size;
+  return out;
+}
+
+// The messages of a uidlist whose folder is known not to have changed since
+// it was listed: each file is "<base>:2,<flags>" with its sizes in the name
+// (as a trusted listing found them). nullopt if a name lacks them.
+std::optional<std::vector<MessageFile>> messages_named_by(const UidList& list) {
+  std::vector<MessageFile> out;
+  out.reserve(list.entries.size());
+  for (const auto& e : list.entries) {
+    if (e.flags == kUnknownFlags) return std::nullopt;
+    MessageFile m;
+    m.uid = e.uid;
+    m.modseq = e.modseq;
+    m.name.reserve(e.base.size() + kInfoSeparator.size() + e.flags.size());
+    m.name.append(e.base).append(kInfoSeparator).append(e.flags);
+    if (!size_field(m.name, 'S', m.size) || !size_field(m.name, 'W', m.wire_size)) return std::nullopt;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+struct Listing {
+  std::unordered_map<std::string, MessageFile> files;  // by base name
+  // The names can be rebuilt from the uidlist alone (messages_named_by),
+  // and the listing began late enough that any later change to new/ or
+  // cur/ gives them new mtimes.
+  bool trustworthy = false;
+};
+
+core::Result<Listing> list_folder(const std::filesystem::path& folder, const DirTimes& times) {
+  Listing out;
+  // A change right after the mtimes were set could keep them (ext4 takes
+  // them from a clock that moves in ticks of a few ms; whole-second file
+  // systems need whole seconds): the listing is trusted only if it began
+  // well after them. A large folder waits out the tick (at most 100 ms)
+  // rather than be listed again at its next opening.
+  const bool whole_seconds = times.new_mtime % 1000000000ull == 0 && times.cur_mtime % 1000000000ull == 0;
+  const std::uint64_t settled = std::max(times.new_mtime, times.cur_mtime) + (whole_seconds ? 2000000000ull : 100000000ull);
+  std::uint64_t start = now_ns();
+  if (start < settled && !whole_seconds && times.cur_size > kLargeDirectory) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(settled - start));
+    start = now_ns();
+  }
+  out.trustworthy = times.new_mtime != 0 && start >= settled;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder / "cur", ec)) {
+    MessageFile m;
+    m.name = entry.path().filename().string();
+    // A line end in a name could not be written to the uidlist: such a file is not mail of ours.
+    if (m.name.empty() || m.name[0] == '.' || m.name.find('\n') != std::string::npos) continue;
+    if (m.name.find(kInfoSeparator) == std::string::npos) out.trustworthy = false;
+    // The size is in the name when Poshta (or Dovecot) wrote it: no stat needed.
+    if (!size_field(m.name, 'S', m.size)) {
+      out.trustworthy = false;
+      std::error_code size_ec;
+      m.size = entry.file_size(size_ec);
+      if (size_ec) continue;  // gone meanwhile
+    }
+    if (!size_field(m.name, 'W', m.wire_size)) {
+      out.trustworthy = false;
+      auto wire = wire_size_of(entry.path(), m.size);
+      if (!wire) continue;
+      m.wire_size = *wire;
+    }
+    out.files.emplace(m.base(), std::move(m));
+  }
+  if (ec) return ec;
+  return out;
+}
+
+// Brings `list` up to date with the files listed: UIDs kept, expunges and
+// flag changes take new MODSEQs (RFC 7162), new files get the next UIDs in
+// order of delivery. `messages` gets the folder's messages in UID order.
+// Whether `list` changed.
+bool match(UidList& list, std::unordered_map<std::string, MessageFile> files, std::vector<MessageFile>& messages) {
+  bool changed = false;
+  std::vector<UidEntry> kept;
+  for (auto& e : list.entries) {
+    auto it = files.find(e.base);
+    if (it == files.end()) {
+      changed = true;  // expunged by someone
+      ++list.highest_modseq;
+      continue;
+    }
+    const std::string now = it->second.flags();
+    if (e.flags == kUnknownFlags) {
+      e.flags = now;
+      changed = true;
+    } else if (e.flags != now) {
+      e.flags = now;
+      e.modseq = ++list.highest_modseq;
+      changed = true;
+    }
+    it->second.uid = e.uid;
+    it->second.modseq = e.modseq;
+    messages.push_back(std::move(it->second));
+    files.erase(it);
+    kept.push_back(std::move(e));
+  }
+  // What is left is new: UIDs in order of name, which starts with the delivery time.
+  std::vector<MessageFile> fresh;
+  for (auto& [base, m] : files) fresh.push_back(std::move(m));
+  std::sort(fresh.begin(), fresh.end(),
+            [](const MessageFile& a, const MessageFile& b) { return delivered_before(a.name, b.name); });
+  for (auto& m : fresh) {
+    m.uid = list.uid_next++;
+    m.modseq = ++list.highest_modseq;
+    kept.push_back({m.uid, m.modseq, m.flags(), m.base()});
+    messages.push_back(std::move(m));
+    changed = true;
+  }
+  list.entries = std::move(kept);
+  std::sort(messages.begin(), messages.end(), [](const MessageFile& a, const MessageFile& b) { return a.uid < b.uid; });
+  return changed;
+}
+
+}  // namespace
+
 core::Result<MailboxSnapshot> Mailbox::sync(bool claim_recent) {
   for (const char* sub : {"cur", "new", "tmp"}) {
     if (auto ec = core::make_directories(folder_ / sub)) return ec;
@@ -236,79 +390,39 @@ core::Result<MailboxSnapshot> Mailbox::sync(bool claim_recent) {
     if (auto sync_ec = core::sync_directory(folder_ / "new")) return sync_ec;
   }
 
-  std::unordered_map<std::string, MessageFile> files;  // by base name
-  for (const auto& entry : std::filesystem::directory_iterator(folder_ / "cur", ec)) {
-    MessageFile m;
-    m.name = entry.path().filename().string();
-    // A line end in a name could not be written to the uidlist: such a file is not mail of ours.
-    if (m.name.empty() || m.name[0] == '.' || m.name.find('\n') != std::string::npos) continue;
-    // The size is in the name when Poshta (or Dovecot) wrote it: no stat needed.
-    if (!size_field(m.name, 'S', m.size)) {
-      std::error_code size_ec;
-      m.size = entry.file_size(size_ec);
-      if (size_ec) continue;  // gone meanwhile
-    }
-    if (!size_field(m.name, 'W', m.wire_size)) {
-      auto wire = wire_size_of(entry.path(), m.size);
-      if (!wire) continue;
-      m.wire_size = *wire;
-    }
-    files.emplace(m.base(), std::move(m));
-  }
-  if (ec) return ec;
-
-  UidList list;
-  bool changed = false;
+  const DirTimes times = dir_times(folder_);
   auto text = core::read_file(folder_ / "poshta-uidlist");
   std::optional<UidList> known = text ? parse_uidlist(*text) : std::nullopt;
-  if (known) {
+  MailboxSnapshot out;
+  UidList list;
+  bool changed = false;
+  // A folder whose new/ and cur/ kept the mtimes they had when they were
+  // last listed holds the files the uidlist names (as Dovecot trusts its
+  // index): a large folder opens without listing cur/.
+  std::optional<std::vector<MessageFile>> unchanged;
+  if (known && times.new_mtime != 0 && times.new_mtime == known->new_mtime && times.cur_mtime == known->cur_mtime)
+    unchanged = messages_named_by(*known);
+  if (unchanged) {
+    out.messages = std::move(*unchanged);
     list = std::move(*known);
   } else {
-    list.uid_validity = new_uid_validity(0);
-    changed = true;
-  }
-
-  // RFC 7162: every change to a message (its flags, here) and every expunge
-  // takes the next MODSEQ; flags changed by another Maildir reader count too.
-  MailboxSnapshot out;
-  std::vector<UidEntry> kept;
-  for (auto& e : list.entries) {
-    auto it = files.find(e.base);
-    if (it == files.end()) {
-      changed = true;  // expunged by someone
-      ++list.highest_modseq;
-      continue;
-    }
-    const std::string now = it->second.flags();
-    if (e.flags == kUnknownFlags) {
-      e.flags = now;
-      changed = true;
-    } else if (e.flags != now) {
-      e.flags = now;
-      e.modseq = ++list.highest_modseq;
+    auto listed = list_folder(folder_, times);
+    if (!listed) return listed.error();
+    list = known ? std::move(*known) : UidList{};
+    if (!known) {
+      list.uid_validity = new_uid_validity(0);
       changed = true;
     }
-    it->second.uid = e.uid;
-    it->second.modseq = e.modseq;
-    out.messages.push_back(std::move(it->second));
-    files.erase(it);
-    kept.push_back(std::move(e));
+    // Kept with the list only when the listing can be trusted.
+    const std::uint64_t new_mtime = listed->trustworthy ? times.new_mtime : 0;
+    const std::uint64_t cur_mtime = listed->trustworthy ? times.cur_mtime : 0;
+    if (list.new_mtime != new_mtime || list.cur_mtime != cur_mtime) {
+      list.new_mtime = new_mtime;
+      list.cur_mtime = cur_mtime;
+      changed = true;
+    }
+    changed = match(list, std::move(listed->files), out.messages) || changed;
   }
-  // What is left is new: UIDs in order of name, which starts with the delivery time.
-  std::vector<MessageFile> fresh;
-  for (auto& [base, m] : files) fresh.push_back(std::move(m));
-  std::sort(fresh.begin(), fresh.end(),
-            [](const MessageFile& a, const MessageFile& b) { return delivered_before(a.name, b.name); });
-  for (auto& m : fresh) {
-    m.uid = list.uid_next++;
-    m.modseq = ++list.highest_modseq;
-    kept.push_back({m.uid, m.modseq, m.flags(), m.base()});
-    out.messages.push_back(std::move(m));
-    changed = true;
-  }
-  list.entries = std::move(kept);
-  std::sort(out.messages.begin(), out.messages.end(),
-            [](const MessageFile& a, const MessageFile& b) { return a.uid < b.uid; });
   out.first_recent_uid = list.first_recent;
   if (claim_recent && list.first_recent != list.uid_next) {
     list.first_recent = list.uid_next;

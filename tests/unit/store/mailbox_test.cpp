@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,7 +137,7 @@ TEST_F(MailboxTest, UidlistFormat) {
   deliver("2.b");
   const auto s = sync();
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1\n1 2 - 1.a\n2 3 - 2.b\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1 0 0\n1 2 - 1.a\n2 3 - 2.b\n");
   EXPECT_FALSE(fs::exists(box_ / "poshta-uidlist.tmp"));
 }
 
@@ -216,7 +217,7 @@ TEST_F(MailboxTest, RecentMessagesBelongToTheFirstSessionThatClaimsThem) {
   EXPECT_EQ(after.uid_next, 4u) << "the new message is recent, for whoever claims it next";
   const std::string text = slurp(box_ / "poshta-uidlist");
   const std::string head = text.substr(0, text.find('\n'));
-  EXPECT_TRUE(head.ends_with(" 3")) << "the first recent UID is kept in the uidlist: " << head;
+  EXPECT_TRUE(head.ends_with(" 3 0 0")) << "the first recent UID is kept in the uidlist: " << head;
 }
 
 TEST_F(MailboxTest, RemovedFileDisappearsAndItsUidIsNeverReused) {
@@ -232,12 +233,69 @@ TEST_F(MailboxTest, RemovedFileDisappearsAndItsUidIsNeverReused) {
   EXPECT_EQ(second.uid_next, 4u);
   // Two expunges: HIGHESTMODSEQ moves from 4 (three arrivals) to 6.
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(first.uid_validity) + " 4 6 1\n1 2 - 1.a\n");
+            "poshta-uidlist 2 " + std::to_string(first.uid_validity) + " 4 6 1 0 0\n1 2 - 1.a\n");
   deliver("4.d");
   const auto third = sync();
   EXPECT_EQ(uids_of(third), (std::vector<std::uint32_t>{1, 4}));
   EXPECT_EQ(by_base(third, "4.d")->uid, 4u);
   EXPECT_EQ(third.uid_next, 5u);
+}
+
+// The fields of the uidlist's first line, after the magic.
+std::vector<std::string> header_fields(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text.substr(0, text.find('\n')));
+  std::string f;
+  while (in >> f) out.push_back(f);
+  return out;
+}
+
+TEST_F(MailboxTest, AnUnchangedFolderIsOpenedFromTheUidlistAlone) {
+  deliver("1000.M1P1.host,S=10,W=11");
+  deliver("1001.M2P1.host,S=20,W=22");
+  sync();  // moves new/ to cur/: the directories changed just now, the listing is not trusted
+  EXPECT_EQ(header_fields(slurp(box_ / "poshta-uidlist")).at(6), "0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const auto listed = sync();  // listed well after the last change: trusted from now on
+  const auto fields = header_fields(slurp(box_ / "poshta-uidlist"));
+  ASSERT_EQ(fields.size(), 8u);
+  EXPECT_NE(fields[6], "0");
+  EXPECT_NE(fields[7], "0");
+
+  // A file slipped into cur/ with the directory's mtime put back: only a
+  // sync that trusts the uidlist misses it, which shows it read no directory.
+  struct stat before {};
+  ASSERT_EQ(::stat((box_ / "cur").c_str(), &before), 0);
+  put(box_ / "cur" / "1002.M3P1.host,S=5,W=6:2,", "x\n");
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (box_ / "cur").c_str(), times, 0), 0);
+  const auto fast = sync();
+  ASSERT_EQ(fast.messages.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(fast.messages[i].name, listed.messages[i].name);
+    EXPECT_EQ(fast.messages[i].uid, listed.messages[i].uid);
+    EXPECT_EQ(fast.messages[i].size, listed.messages[i].size);
+    EXPECT_EQ(fast.messages[i].wire_size, listed.messages[i].wire_size);
+    EXPECT_EQ(fast.messages[i].modseq, listed.messages[i].modseq);
+  }
+
+  // Any real change moves the mtime: a flag set by another Maildir reader is seen.
+  fs::rename(box_ / "cur" / "1000.M1P1.host,S=10,W=11:2,", box_ / "cur" / "1000.M1P1.host,S=10,W=11:2,S");
+  const auto after = sync();
+  ASSERT_EQ(after.messages.size(), 3u);
+  EXPECT_EQ(after.messages[0].flags(), "S");
+  EXPECT_EQ(after.messages[2].base(), "1002.M3P1.host,S=5,W=6");
+}
+
+TEST_F(MailboxTest, AFolderWithoutSizesInItsNamesIsAlwaysListed) {
+  deliver("1.a");  // no ,S= and ,W=: the names cannot be rebuilt from the uidlist
+  sync();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  sync();
+  const auto fields = header_fields(slurp(box_ / "poshta-uidlist"));
+  ASSERT_EQ(fields.size(), 8u);
+  EXPECT_EQ(fields[6], "0");
+  EXPECT_EQ(fields[7], "0");
 }
 
 TEST_F(MailboxTest, FileRenamedWithNewFlagsKeepsItsUid) {
@@ -297,7 +355,7 @@ TEST_F(MailboxTest, CorruptUidlistIsRebuilt) {
     EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2})) << text;
     EXPECT_EQ(s.uid_next, 3u) << text;
     const std::string rebuilt = slurp(box_ / "poshta-uidlist");
-    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1\n1 2 - 1.a\n2 3 - 2.b\n") << text;
+    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1 0 0\n1 2 - 1.a\n2 3 - 2.b\n") << text;
   }
 }
 
@@ -510,7 +568,7 @@ TEST_F(MailboxTest, AppendStoresTheMessageWithLfLineEndsSizesFlagsAndDate) {
   EXPECT_TRUE(names_in(box_ / "new").empty());
   // In the uidlist already, before any sync.
   EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
-            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 2 1\n1 2 FS " + msg.base() + "\n");
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 2 1 0 0\n1 2 FS " + msg.base() + "\n");
 }
 
 TEST_F(MailboxTest, AppendGivesIncreasingUidsNeverReused) {
@@ -821,7 +879,7 @@ TEST_F(MailboxTest, VersionOneUidlistIsReadAndUpgraded) {
   const auto again = sync();
   EXPECT_EQ(again.uid_validity, s.uid_validity);
   EXPECT_EQ(by_base(again, "1.a")->uid, 1u);
-  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1 2\n1 1 - 1.a\n");
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1 2 0 0\n1 1 - 1.a\n");
 }
 
 // Keywords are Dovecot's: letters a-z named in dovecot-keywords.
