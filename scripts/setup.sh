@@ -3,7 +3,8 @@
 # from Debian's own packages, then configures and builds the release tree in
 # build/. Postfix and Dovecot are installed too, not started: the tests run
 # private instances of them as peers (interoperability), and bench/ as
-# anchors. Run as root (or through sudo). Safe to run again.
+# anchors. Creates the system user `poshta` that the server runs as. Run as
+# root (or through sudo). Safe to run again.
 #
 #   scripts/setup.sh            packages + release build
 #   scripts/setup.sh --deps     packages only
@@ -43,6 +44,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The unprivileged user Poshta runs as once it has bound its ports
+# (`user` in the configuration); it owns data_dir.
+if ! getent passwd poshta >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin poshta
 fi
 
 if [ "$want_build" = 1 ]; then

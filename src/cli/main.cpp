@@ -5,16 +5,20 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/privileges.hpp"
 
 namespace {
 
 using poshta::cli::load_config;
 
-// Runs `fn` with the configuration, or returns 1 if it has errors.
+// Runs `fn` with the configuration in data_dir, as Poshta's user when
+// started as root (cli/privileges); returns 1 if the configuration has
+// errors or data_dir cannot be entered.
 template <typename Fn>
 int with_config(const std::string& path, Fn fn) {
   auto config = load_config(path);
   if (!config) return 1;
+  if (auto problem = poshta::cli::enter_data_dir(*config); !problem.empty()) return poshta::cli::user_error(problem);
   return fn(*config);
 }
 

@@ -14,6 +14,7 @@
 
 #include "auth/sasl.hpp"
 #include "cli/commands.hpp"
+#include "cli/privileges.hpp"
 #include "core/address.hpp"
 #include "core/files.hpp"
 #include "core/group_sync.hpp"
@@ -220,8 +221,11 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   }
   if (recipients.empty()) return usage("no recipients: name them, or use -t with To, Cc or Bcc fields");
 
-  if (auto ec = core::make_directories(config->data_dir)) {
-    std::cerr << "sendmail: cannot create " << config->data_dir.string() << ": " << ec.message() << "\n";
+  // Who called, before the queue is entered as Poshta's user.
+  const uid_t caller = ::getuid();
+  const std::string caller_name = login_name();
+  if (auto problem = enter_data_dir(*config); !problem.empty()) {
+    std::cerr << "sendmail: " << problem << "\n";
     return kExTempFail;
   }
   std::unique_ptr<directory::Directory> dir;
@@ -233,7 +237,7 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
   }
 
   queue::Envelope env;
-  env.sender = o.sender_given ? o.sender : login_name() + "@" + config->hostname;
+  env.sender = o.sender_given ? o.sender : caller_name + "@" + config->hostname;
   if (!env.sender.empty() && !smtp::is_valid_mailbox(env.sender, true)) {
     std::cerr << "sendmail: '" << env.sender << "' is not a valid sender address\n";
     return kExUsage;
@@ -271,7 +275,7 @@ int sendmail(const std::vector<std::string>& args, const std::filesystem::path& 
       const std::string date = mime::rfc5322_date(env.arrived);
       // What a submission server adds (RFC 6409 §8), and our trace field.
       std::string added = "Received: by " + config->hostname + " (Poshta sendmail, from userid " +
-                          std::to_string(::getuid()) + ")\r\n\tid " + env.id + "; " + date + "\r\n";
+                          std::to_string(caller) + ")\r\n\tid " + env.id + "; " + date + "\r\n";
       if (!has_from) {
         added += "From: " + (o.full_name.empty() ? env.sender : display_name(o.full_name) + " <" + env.sender + ">") +
                  "\r\n";

@@ -3,6 +3,7 @@
 // signals of docs/SPEC.md (SIGTERM/SIGINT: stop; SIGHUP: reload).
 #include <fcntl.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/control.hpp"
+#include "cli/privileges.hpp"
 #include "cli/imap_service.hpp"
 #include "cli/pop3_service.hpp"
 #include "cli/smtp_service.hpp"
@@ -91,6 +93,12 @@ void raise_fd_limit() {
   }
 }
 
+// The name of the user the process runs as, for the log.
+std::string user_name() {
+  const struct passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : std::to_string(::geteuid());
+}
+
 // One server per data_dir: the pid file stays locked (flock) while the
 // server runs, so a second `poshta serve` on the same data refuses to start
 // instead of sharing the spool. Returns the locked fd, or -1 after printing why.
@@ -131,29 +139,43 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     }
     return 1;
   }
-  auto config = std::make_shared<const core::Config>(loaded.config);
+  core::Config settings = loaded.config;
   raise_fd_limit();
   // glibc gives each of the pool's threads a malloc arena of its own, which
   // keeps memory they freed; a few shared arenas keep the server small.
   ::mallopt(M_ARENA_MAX, 4);
 
-  const auto& data = config->data_dir;
-  for (const auto& sub : {data, data / "mail", data / "queue"}) {
-    if (auto ec = core::make_directories(sub)) return user_error("cannot create " + sub.string() + ": " + ec.message());
-  }
-  const auto pid_file = data / "poshta.pid";
-  const int pid_fd = lock_pid_file(pid_file);
+  std::error_code abs_ec;
+  const std::filesystem::path shown_data_dir = std::filesystem::absolute(settings.data_dir, abs_ec);
+  if (auto ec = core::make_directories(settings.data_dir))
+    return user_error("cannot create " + settings.data_dir.string() + ": " + ec.message());
+  const int pid_fd = lock_pid_file(settings.data_dir / "poshta.pid");
   if (pid_fd < 0) return 1;
   struct PidFileGuard {
-    const std::filesystem::path& path;
+    std::filesystem::path path;
     int fd;
     ~PidFileGuard() {
       ::unlink(path.c_str());
       ::close(fd);
     }
-  } pid_guard{pid_file, pid_fd};
+  } pid_guard{settings.data_dir / "poshta.pid", pid_fd};
 
   try {
+    net::Server server(net_limits(settings), kBlockingThreads);
+    // What needs root comes first: the ports, and the TLS key (a
+    // self-signed pair is made in data_dir when none is configured). Then
+    // Poshta enters data_dir as its own user, before any client is heard.
+    std::vector<std::size_t> bound;
+    for (const auto& l : settings.listeners) bound.push_back(server.bind(l.host, l.port));
+    auto tls = net::make_tls_context(settings);
+    auto relay_settings = remote_config(settings);  // reads smarthost_password_file
+    if (auto problem = enter_data_dir(settings); !problem.empty()) return user_error(problem);
+    pid_guard.path = settings.data_dir / "poshta.pid";
+    auto config = std::make_shared<const core::Config>(settings);
+    const auto& data = config->data_dir;
+    for (const auto& sub : {data / "mail", data / "queue"}) {
+      if (auto ec = core::make_directories(sub)) return user_error("cannot create " + sub.string() + ": " + ec.message());
+    }
     core::GroupSync fs_flush(core::syncfs_flush({data / "queue", data / "mail"}));
     queue::Journal journal(data / "queue" / "journal");
     queue::Spool spool(data / "queue", fs_flush);
@@ -164,15 +186,14 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                                          [&directory](const std::string& a) { return route(directory, a); },
                                          [&mailbox_events](const std::string& a) { mailbox_events.changed(a); }};
     delivery::Runner runner(journal, spool, maildir, fs_flush, std::move(runner_config));
-    net::Server server(net_limits(*config), kBlockingThreads);
     dns::Resolver resolver(server.context(), config->delivery.resolver);
-    delivery::Remote remote(server.context(), resolver, remote_config(*config),
+    delivery::Remote remote(server.context(), resolver, std::move(relay_settings),
                             [&runner](delivery::Message m) { runner.relayed(std::move(m)); });
     runner.set_relay(&remote);
     server.on_stop([&remote] { remote.stop(); });
     serve_control(server, runner, data / "control.sock");
     AuthThrottle throttle;
-    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, net::make_tls_context(*config), throttle};
+    SmtpContext smtp_ctx{server, directory, journal, spool, runner, config, std::move(tls), throttle};
     Pop3Context pop3_ctx{server, directory, maildir, throttle, smtp_ctx.config, smtp_ctx.tls, {}};
     ImapContext imap_ctx{server, directory, maildir, throttle, mailbox_events, smtp_ctx.config, smtp_ctx.tls};
 
@@ -216,7 +237,8 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     };
     signals.async_wait(on_signal);
 
-    for (const auto& l : config->listeners) {
+    for (std::size_t i = 0; i < config->listeners.size(); ++i) {
+      const auto& l = config->listeners[i];
       const std::string name = core::protocol_name(l.protocol);
       switch (l.protocol) {
         case core::Protocol::smtp:
@@ -227,7 +249,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                               : l.protocol == core::Protocol::lmtp ? smtp::Flavor::lmtp
                                                                    : smtp::Flavor::submission;
           const bool implicit_tls = l.protocol == core::Protocol::submissions;
-          server.listen(l.host, l.port, name, "421 4.7.0 Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "421 4.7.0 Too many connections, try again later\r\n",
                         [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
                         });
@@ -237,7 +259,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
         case core::Protocol::imap:
         case core::Protocol::imaps: {
           const bool implicit_tls = l.protocol == core::Protocol::imaps;
-          server.listen(l.host, l.port, name, "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
                         [&imap_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_imap(c, imap_ctx, implicit_tls);
                         });
@@ -247,7 +269,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
         case core::Protocol::pop3:
         case core::Protocol::pop3s: {
           const bool implicit_tls = l.protocol == core::Protocol::pop3s;
-          server.listen(l.host, l.port, name, "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
                         [&pop3_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_pop3(c, pop3_ctx, implicit_tls);
                         });
@@ -259,8 +281,8 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
 
     runner.start();
 
-    spdlog::info("serve event=started hostname={} data_dir={} domains={}", config->hostname, data.string(),
-                 fmt::join(config->domains, ","));
+    spdlog::info("serve event=started hostname={} data_dir={} user={} domains={}", config->hostname,
+                 shown_data_dir.string(), user_name(), fmt::join(config->domains, ","));
     server.run();
     runner.stop();
     spdlog::info("serve event=stopped");

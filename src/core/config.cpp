@@ -55,6 +55,13 @@ class Loader {
           else
             config().data_dir = *s;
         }
+      } else if (k == "user") {
+        if (auto s = string_of(node, k)) {
+          if (s->empty() || s->find_first_of(" \t:/") != std::string::npos)
+            problem(node, "user '" + *s + "' is not a user name");
+          else
+            config().user = *s;
+        }
       } else if (k == "domains") {
         domains(node);
       } else if (k == "trusted_networks") {

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "core/address.hpp"
@@ -61,6 +63,32 @@ CREATE TABLE IF NOT EXISTS aliases (
 );
 )sql";
 
+// SQLite's unix VFS with one change: a relative path stays relative. Poshta
+// works inside data_dir under a user that may not be allowed to pass
+// through the directories above it (cli/privileges), and the stock VFS
+// would make every name absolute through them.
+sqlite3_vfs* stock_vfs = nullptr;
+
+int keep_relative(sqlite3_vfs* vfs, const char* name, int size, char* out) {
+  if (name[0] == '/') return stock_vfs->xFullPathname(vfs, name, size, out);
+  if (static_cast<int>(std::strlen(name)) + 1 > size) return SQLITE_CANTOPEN;
+  std::strcpy(out, name);
+  return SQLITE_OK;
+}
+
+const char* relative_vfs() {
+  static std::once_flag once;
+  static sqlite3_vfs vfs;
+  std::call_once(once, [] {
+    stock_vfs = sqlite3_vfs_find(nullptr);
+    vfs = *stock_vfs;  // pAppData and all: the same VFS under another name
+    vfs.zName = "poshta-relative";
+    vfs.xFullPathname = keep_relative;
+    sqlite3_vfs_register(&vfs, 0);
+  });
+  return vfs.zName;
+}
+
 Change change_of(int rc) {
   if (rc == SQLITE_DONE) return Change::done;
   if (rc == SQLITE_CONSTRAINT) return Change::already_exists;
@@ -72,7 +100,7 @@ Change change_of(int rc) {
 Directory::Directory(const std::filesystem::path& db_path, std::vector<std::string> config_domains)
     : config_domains_(std::move(config_domains)) {
   if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+                      relative_vfs()) != SQLITE_OK) {
     std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     throw std::runtime_error("cannot open " + db_path.string() + ": " + why);

@@ -34,8 +34,7 @@ Server::~Server() {
   pool_.join();
 }
 
-void Server::listen(const std::string& host, std::uint16_t port, const std::string& name, std::string busy_reply,
-                    Handler handler) {
+std::size_t Server::bind(const std::string& host, std::uint16_t port) {
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
   auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(io_);
   acceptor->open(endpoint.protocol());
@@ -44,7 +43,12 @@ void Server::listen(const std::string& host, std::uint16_t port, const std::stri
   acceptor->bind(endpoint);
   acceptor->listen(asio::socket_base::max_listen_connections);
   acceptors_.push_back(acceptor);
-  asio::co_spawn(io_, accept_loop(acceptor, name, std::move(busy_reply), std::move(handler)), asio::detached);
+  return acceptors_.size() - 1;
+}
+
+void Server::listen(std::size_t bound, const std::string& name, std::string busy_reply, Handler handler) {
+  asio::co_spawn(io_, accept_loop(acceptors_.at(bound), name, std::move(busy_reply), std::move(handler)),
+                 asio::detached);
 }
 
 asio::awaitable<void> Server::accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor, std::string name,

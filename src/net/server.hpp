@@ -66,10 +66,13 @@ class Server {
   asio::io_context& context() { return io_; }
   asio::thread_pool& pool() { return pool_; }
 
-  // Binds a listener (throws std::system_error if it cannot: start-up only).
-  // `busy_reply` is written to a client refused by the connection limits.
-  void listen(const std::string& host, std::uint16_t port, const std::string& name, std::string busy_reply,
-              Handler handler);
+  // Binds a listening socket (throws std::system_error if it cannot:
+  // start-up only, before privileges are given up); accepts nothing yet.
+  // Returns its number for listen().
+  std::size_t bind(const std::string& host, std::uint16_t port);
+  // Starts accepting on the socket bind() returned `bound` for, once run()
+  // runs. `busy_reply` is written to a client refused by the connection limits.
+  void listen(std::size_t bound, const std::string& name, std::string busy_reply, Handler handler);
 
   // Runs the event loop until stop() has finished and every connection is done.
   void run();

@@ -220,6 +220,7 @@ def poshta_factory(request):
     def make(extra_toml="", start=True, limits=None):
         tmp = tempfile.TemporaryDirectory(prefix="poshta-e2e-")
         tmpdirs.append(tmp)
+        os.chmod(tmp.name, 0o711)  # Poshta's user reads its configuration again at SIGHUP
         server = Poshta(tmp.name, extra_toml, limits)
         servers.append(server)
         if start:

@@ -5,6 +5,8 @@ message builders and the checks of the stored Maildir format (README.md,
 import base64
 import email.utils
 import os
+import pathlib
+import pwd
 import re
 import smtplib
 import socket
@@ -471,9 +473,32 @@ def pem_file_der(path):
     return ssl.PEM_cert_to_DER_cert(m.group(0))
 
 
+SERVER_USER = "poshta"  # whom Poshta becomes when started as root (`user`, its default)
+
+
+def readable_by_server(*paths):
+    """What an operator does for files the server reads again after it gave
+    up root (SIGHUP: configuration, certificates): when the tests run as
+    root, each file goes to Poshta's user and the directories above it can
+    be passed through (o+x, under the temporary directories only)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pw = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return
+    for p in map(pathlib.Path, paths):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+        for d in p.resolve().parents:
+            if str(d).startswith(("/tmp/", "/var/tmp/")):
+                mode = d.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(d, (mode & 0o7777) | 0o001)
+
+
 def make_self_signed(directory, cn, name="cert"):
-    """A self-signed certificate and key made with openssl; returns the paths
-    (cert, key)."""
+    """A self-signed certificate and key made with openssl, readable by the
+    server (readable_by_server); returns the paths (cert, key)."""
     cert = os.path.join(directory, f"{name}.pem")
     key = os.path.join(directory, f"{name}.key")
     r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
@@ -481,6 +506,7 @@ def make_self_signed(directory, cn, name="cert"):
                         "-addext", f"subjectAltName=DNS:{cn}"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"openssl req failed: {r.stderr}"
+    readable_by_server(cert, key)
     return cert, key
 
 

@@ -431,12 +431,13 @@ def test_dele_of_a_message_another_reader_flagged(pop):
 
 
 def test_vanished_message_is_sys_temp_and_pipelining_goes_on(pop):
-    deliver(pop)
+    _sent, stored1, _ = deliver(pop)
     _sent, stored2, _ = deliver(pop)
     with RawPOP3(pop.pop3_port) as c:
         c.login()
-        first = sorted((pop.maildir(USER) / "cur").iterdir())[0]
-        first.unlink()   # gone behind the session's back
+        first = [f for f in (pop.maildir(USER) / "cur").iterdir() if f.read_bytes() == stored1]
+        assert len(first) == 1
+        first[0].unlink()   # message 1, gone behind the session's back
         c.send("RETR 1\r\nSTAT\r\nRETR 2\r\n")
         assert c.line() == b"-ERR [SYS/TEMP] the message cannot be read now"
         assert c.line().startswith(b"+OK 2 "), "the command after a failed RETR must be answered"
