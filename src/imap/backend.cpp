@@ -42,6 +42,14 @@ Result no(std::string text) {
   return {{}, "NO " + std::move(text)};
 }
 
+// A write into the store that failed; nothing of it is left behind. A full
+// disk is OVERQUOTA (RFC 5530), as Dovecot reports it.
+Result write_failed(const std::string& what, const std::error_code& ec) {
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT)
+    return no("[OVERQUOTA] " + what + ": not enough disk space");
+  return no("[SERVERBUG] " + what + ": " + ec.message());
+}
+
 // A message file's content with CRLF line ends (stored with LF; IMAP
 // counts and sends CRLF), and its mtime (INTERNALDATE). `wire_size`: the
 // expected size, to allocate once.
@@ -597,7 +605,7 @@ struct Backend::Impl {
     auto letters = mailbox.keyword_letters(split_keywords(system_flags), true);
     if (!letters) return no("[LIMIT] no room for more keywords in that mailbox");
     auto uid = mailbox.append(parts, store::Mailbox::maildir_flags(system_flags, "") + *letters, date);
-    if (!uid) return no("[SERVERBUG] cannot store the message: " + uid.error().message());
+    if (!uid) return write_failed("cannot store the message", uid.error());
     auto view = mailbox.sync();
     const std::string validity = view ? std::to_string(view->uid_validity) : "0";
     std::string untagged = selected && selected->mailbox->folder() == *path ? update(false) : std::string();
@@ -823,7 +831,7 @@ struct Backend::Impl {
     for (auto i : indexes) files.push_back(selected->view.messages[i]);
     store::Mailbox destination(*path);
     auto uids = selected->mailbox->copy_to(files, destination);
-    if (!uids) return no("[SERVERBUG] cannot copy: " + uids.error().message());
+    if (!uids) return write_failed("cannot copy", uids.error());
     auto view = destination.sync();
     // Keyword letters are per folder: the copies get the destination's letters for the same names.
     if (view && destination.keywords() != selected->keywords) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -285,14 +286,37 @@ std::vector<Journal::Record> Journal::recover() {
     seg->path = path;
     seg->size = content->size();
     seg->used = content->size();  // never appended to again
-    std::size_t off = 0;
-    while (off + kHeaderSize <= content->size()) {
+    // The record at `at`, if one is there whole and checks out.
+    auto record_at = [&](std::size_t at) -> std::optional<std::pair<Header, std::string_view>> {
+      if (at + kHeaderSize > content->size()) return std::nullopt;
       Header h;
-      std::memcpy(&h, content->data() + off, sizeof h);
-      if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.length > content->size() - off - kHeaderSize) break;
-      const std::string_view payload(content->data() + off + kHeaderSize, h.length);
+      std::memcpy(&h, content->data() + at, sizeof h);
+      if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.length > content->size() - at - kHeaderSize)
+        return std::nullopt;
+      const std::string_view payload(content->data() + at + kHeaderSize, h.length);
       const std::string_view parts[] = {payload};
-      if (record_crc(h, parts) != h.crc) break;
+      if (record_crc(h, parts) != h.crc) return std::nullopt;
+      return std::pair{h, payload};
+    };
+    std::size_t off = 0;
+    bool damaged = false;
+    while (off + kHeaderSize <= content->size()) {
+      auto record = record_at(off);
+      if (!record) {
+        // The end of what was written (a crash mid-append leaves a torn
+        // record, then the zeros of the preallocated segment), or damage:
+        // then whole records follow somewhere, on the 8-octet grid.
+        std::size_t next = off + 8;
+        while (next + kHeaderSize <= content->size() && !record_at(next)) next += 8;
+        if (next + kHeaderSize > content->size()) break;
+        damaged_.push_back(path.filename().string() + " at " + std::to_string(off) + ", " +
+                           std::to_string(next - off) + " octets skipped");
+        damaged = true;
+        off = next;
+        continue;
+      }
+      const Header& h = record->first;
+      const std::string_view payload = record->second;
       if (h.type == kMessage) {
         messages.push_back({h.seq, std::string(payload)});
         segment_of.push_back(seg);
@@ -305,6 +329,13 @@ std::vector<Journal::Record> Journal::recover() {
       }
       next_seq_ = std::max(next_seq_, h.seq + 1);
       off += padded(kHeaderSize + h.length);
+    }
+    if (damaged) {  // kept for whoever wants to look at it; the segment itself goes once done
+      const auto aside = dir_.parent_path() / "corrupt";
+      std::error_code copy_ec;
+      std::filesystem::create_directories(aside, copy_ec);
+      std::filesystem::copy_file(path, aside / path.filename(), std::filesystem::copy_options::overwrite_existing,
+                                 copy_ec);
     }
     segments_.push_back(std::move(seg));
   }

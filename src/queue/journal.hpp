@@ -66,11 +66,17 @@ class Journal {
     std::string payload;
   };
   // At start-up, before any append: the messages not marked done, in order.
-  // Segments with nothing left are deleted.
+  // Segments with nothing left are deleted. A record damaged in the middle
+  // of a segment (not the torn tail a crash leaves) is skipped, the whole
+  // records after it are still recovered, and a copy of the segment is
+  // kept in <dir>/../corrupt/ (see damaged()).
   std::vector<Record> recover();
+  // What recover() found damaged: "<segment file name> at <offset>, <n> octets skipped".
+  const std::vector<std::string>& damaged() const { return damaged_; }
 
  private:
   struct Segment;
+  std::vector<std::string> damaged_;
 
   std::error_code flush_current();
   std::error_code write_record(std::uint8_t type, std::uint64_t seq, std::span<const std::string_view> parts,

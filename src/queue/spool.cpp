@@ -165,8 +165,11 @@ Spool::Recovered Spool::recover() {
     if (auto e = load(id)) {
       r.envelopes.push_back(std::move(e->envelope));
     } else {
-      r.discarded.push_back(id);
-      remove(id);
+      // Written whole and renamed into place, so not an interrupted write:
+      // damage. Kept for a person to look at, out of the queue's way.
+      ::rename(msg_path(id).c_str(), (dir_ / "corrupt" / id).c_str());
+      ::unlink(env_path(id).c_str());
+      r.moved_aside.push_back(id);
     }
   }
   // States of messages that are gone (removed between the two unlinks).

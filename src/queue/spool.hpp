@@ -77,9 +77,11 @@ class Spool {
 
   struct Recovered {
     std::vector<Envelope> envelopes;
-    std::vector<std::string> discarded;  // ids of incomplete entries removed
+    std::vector<std::string> moved_aside;  // ids of damaged entries, now in corrupt/
   };
-  // Scans the spool at start-up: returns the complete entries, removes the rest.
+  // Scans the spool at start-up: returns the complete entries and moves
+  // damaged ones (which a crash cannot make: entries are renamed into
+  // place whole) to corrupt/, out of the queue's way.
   Recovered recover();
 
  private:

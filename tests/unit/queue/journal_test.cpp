@@ -125,6 +125,34 @@ TEST_F(JournalTest, RecoveryStopsAtATornRecord) {
   const auto records = j.recover();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].payload, "intact");
+  EXPECT_TRUE(j.damaged().empty()) << "a torn tail is what a crash leaves, not damage";
+  EXPECT_FALSE(fs::exists(dir_.parent_path() / "corrupt"));
+}
+
+TEST_F(JournalTest, ADamagedRecordInTheMiddleCostsOnlyThatRecord) {
+  {
+    Journal j(dir_, kSmall);
+    (void)j.recover();
+    append(j, "before");
+    append(j, "damaged on disk");
+    append(j, "after, acknowledged too");
+  }
+  const auto files = segment_files();
+  ASSERT_EQ(files.size(), 1u);
+  const int fd = ::open(files[0].c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const off_t second = 24 + 8;                         // header + "before" padded to 8
+  ASSERT_EQ(::pwrite(fd, "\xff\xff", 2, second), 2);  // its magic
+  ASSERT_EQ(::pwrite(fd, "X", 1, second + 24 + 3), 1);  // and its payload
+  ::close(fd);
+  Journal j(dir_, kSmall);
+  const auto records = j.recover();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].payload, "before");
+  EXPECT_EQ(records[1].payload, "after, acknowledged too");
+  ASSERT_EQ(j.damaged().size(), 1u);
+  EXPECT_NE(j.damaged()[0].find(files[0].filename().string() + " at 32"), std::string::npos) << j.damaged()[0];
+  EXPECT_TRUE(fs::exists(dir_.parent_path() / "corrupt" / files[0].filename())) << "a copy is kept to look at";
 }
 
 TEST_F(JournalTest, FinishedSegmentsAreDeletedOldestFirst) {

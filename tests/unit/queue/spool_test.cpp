@@ -209,7 +209,7 @@ TEST_F(SpoolTest, RecoverKeepsCompleteEntries) {
   b.recipients[0].state = RecipientState::deferred;
   ASSERT_FALSE(spool_->update(b));
   const auto r = spool_->recover();
-  EXPECT_TRUE(r.discarded.empty());
+  EXPECT_TRUE(r.moved_aside.empty());
   ASSERT_EQ(r.envelopes.size(), 2u);
   EXPECT_TRUE(fs::exists(msg(a.id)));
   EXPECT_TRUE(fs::exists(msg(b.id)));
@@ -224,20 +224,21 @@ TEST_F(SpoolTest, RecoverKeepsCompleteEntries) {
   EXPECT_EQ(entry->content, "one\r\n");
 }
 
-TEST_F(SpoolTest, RecoverRemovesAnEntryWhoseContentIsTruncated) {
+TEST_F(SpoolTest, RecoverMovesAsideAnEntryWhoseContentIsTruncated) {
   const Envelope good = store("intact\r\n");
   const Envelope cut = store("this message will be cut short\r\n");
   const std::string file = slurp(msg(cut.id));
   spew(msg(cut.id), file.substr(0, file.size() - 5));
   const auto r = spool_->recover();
-  EXPECT_EQ(r.discarded, std::vector<std::string>{cut.id});
+  EXPECT_EQ(r.moved_aside, std::vector<std::string>{cut.id});
   ASSERT_EQ(r.envelopes.size(), 1u);
   EXPECT_EQ(r.envelopes[0].id, good.id);
   EXPECT_FALSE(fs::exists(msg(cut.id)));
+  EXPECT_EQ(slurp(root_ / "queue" / "corrupt" / cut.id), file.substr(0, file.size() - 5)) << "kept, not deleted";
   EXPECT_TRUE(fs::exists(msg(good.id)));
 }
 
-TEST_F(SpoolTest, RecoverRemovesEveryTruncationOfAMessage) {
+TEST_F(SpoolTest, RecoverMovesAsideEveryTruncationOfAMessage) {
   const Envelope e = store("Subject: s\r\n\r\nbody\r\n");
   const std::string file = slurp(msg(e.id));
   for (std::size_t n = 0; n < file.size(); n += 7) {
@@ -248,25 +249,25 @@ TEST_F(SpoolTest, RecoverRemovesEveryTruncationOfAMessage) {
   }
 }
 
-TEST_F(SpoolTest, RecoverRemovesAnEntryWithAWrongCrc) {
+TEST_F(SpoolTest, RecoverMovesAsideAnEntryWithAWrongCrc) {
   const Envelope e = store("hello world\r\n");
   std::string file = slurp(msg(e.id));
   file[file.size() - 4] = 'X';
   spew(msg(e.id), file);
   const auto r = spool_->recover();
-  EXPECT_EQ(r.discarded, std::vector<std::string>{e.id});
+  EXPECT_EQ(r.moved_aside, std::vector<std::string>{e.id});
   EXPECT_TRUE(r.envelopes.empty());
   EXPECT_FALSE(fs::exists(msg(e.id)));
 }
 
-TEST_F(SpoolTest, RecoverRemovesContentWithoutAnEnvelope) {
+TEST_F(SpoolTest, RecoverMovesAsideContentWithoutAnEnvelope) {
   spew(msg("19c0e3b2a4f10001"), "Subject: no envelope\r\n\r\nbody\r\n");
   const auto r = spool_->recover();
-  EXPECT_EQ(r.discarded, std::vector<std::string>{"19c0e3b2a4f10001"});
+  EXPECT_EQ(r.moved_aside, std::vector<std::string>{"19c0e3b2a4f10001"});
   EXPECT_FALSE(fs::exists(msg("19c0e3b2a4f10001")));
 }
 
-TEST_F(SpoolTest, RecoverRemovesAnEnvelopeWhoseIdDoesNotMatchItsFile) {
+TEST_F(SpoolTest, RecoverMovesAsideAnEnvelopeWhoseIdDoesNotMatchItsFile) {
   const Envelope e = store("content\r\n");
   fs::rename(msg(e.id), msg("ffffffffffffffff"));
   const auto r = spool_->recover();
