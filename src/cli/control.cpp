@@ -104,10 +104,8 @@ void serve_control(net::Server& server, delivery::Runner& runner, const std::fil
   auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(server.context());
   const asio::local::stream_protocol::endpoint endpoint(path.string());
   acceptor->open(endpoint.protocol());
-  const mode_t old = ::umask(0077);  // the queue is the operator's business only
   std::error_code ec;
-  acceptor->bind(endpoint, ec);
-  ::umask(old);
+  acceptor->bind(endpoint, ec);  // 0600 by main()'s umask: the queue is the operator's business only
   if (ec) throw std::system_error(ec, "cannot listen on " + path.string());
   acceptor->listen();
   server.on_stop([acceptor] {

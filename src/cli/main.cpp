@@ -1,6 +1,8 @@
 // poshta: one executable, subcommands of docs/SPEC.md. This file only parses
 // the command line and dispatches; the work is in src/cli/.
 #include <CLI/CLI.hpp>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <iostream>
 
@@ -25,6 +27,10 @@ int with_config(const std::string& path, Fn fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists, since both are inherited per thread: nothing
+  // Poshta runs may gain privileges by exec, and what it creates is its own.
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  ::umask(077);
   // sendmail(8) has its own flag syntax (-fuser, -oi...): it is parsed apart,
   // whether the binary runs as "sendmail" or as "poshta [-c FILE] sendmail".
   if (argc > 0 && std::filesystem::path(argv[0]).filename() == "sendmail") {

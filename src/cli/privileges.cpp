@@ -2,7 +2,6 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,8 +33,6 @@ std::string give_tree(const std::filesystem::path& dir, uid_t uid, gid_t gid) {
 }  // namespace
 
 std::string enter_data_dir(core::Config& config) {
-  // Mail, the queue and password hashes are nobody else's business.
-  ::umask(077);
   const std::filesystem::path data = config.data_dir;
   if (auto ec = core::make_directories(data)) return "cannot create " + data.string() + ": " + ec.message();
   if (::geteuid() != 0) {
@@ -79,9 +76,8 @@ std::string enter_data_dir(core::Config& config) {
   if (::initgroups(name.c_str(), gid) != 0) return "cannot take the groups of " + name + ": " + errno_text(errno);
   if (::setgid(gid) != 0) return "cannot become group " + std::to_string(gid) + ": " + errno_text(errno);
   if (::setuid(uid) != 0) return "cannot become " + name + ": " + errno_text(errno);
-  // For good: no way back to root, and nothing exec'd may gain privileges.
+  // For good (main() already made sure that nothing exec'd gains any).
   if (::setuid(0) == 0 || ::geteuid() == 0) return "could not give up root";
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   config.data_dir = ".";
   return {};
 }
