@@ -81,7 +81,10 @@ std::vector<queue::EnvelopeRecipient> route(directory::Directory& directory, con
   return out;
 }
 net::Limits net_limits(const core::Config& c) {
-  return {c.limits.connections, c.limits.connections_per_ip};
+  net::Limits l{c.limits.connections, c.limits.connections_per_ip, c.limits.connection_rate_per_ip,
+                c.limits.auth_failures_per_ip, c.limits.rate_limit_exempt};
+  l.rate_limit_exempt.insert(l.rate_limit_exempt.end(), c.trusted_networks.begin(), c.trusted_networks.end());
+  return l;
 }
 
 // Many idle connections need many descriptors: raise the soft limit to the hard one.
@@ -249,7 +252,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                               : l.protocol == core::Protocol::lmtp ? smtp::Flavor::lmtp
                                                                    : smtp::Flavor::submission;
           const bool implicit_tls = l.protocol == core::Protocol::submissions;
-          server.listen(bound[i], name, "421 4.7.0 Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "421 4.7.0 {}, try again later\r\n",
                         [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
                         });
@@ -259,7 +262,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
         case core::Protocol::imap:
         case core::Protocol::imaps: {
           const bool implicit_tls = l.protocol == core::Protocol::imaps;
-          server.listen(bound[i], name, "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "* BYE [UNAVAILABLE] {}, try again later\r\n",
                         [&imap_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_imap(c, imap_ctx, implicit_tls);
                         });
@@ -269,7 +272,7 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
         case core::Protocol::pop3:
         case core::Protocol::pop3s: {
           const bool implicit_tls = l.protocol == core::Protocol::pop3s;
-          server.listen(bound[i], name, "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+          server.listen(bound[i], name, "-ERR [SYS/TEMP] {}, try again later\r\n",
                         [&pop3_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_pop3(c, pop3_ctx, implicit_tls);
                         });

@@ -37,6 +37,7 @@ asio::awaitable<void> check_login(net::Server& server, AuthThrottle& throttle, n
   }
   spdlog::warn("{} session={} event=auth_failed user=\"{}\" client={}", component, session_id, check.user(),
                conn.peer_ip());
+  server.note_auth_failure(conn.peer_ip());
   asio::steady_timer penalty(server.context(), delay);
   std::error_code ignored;
   co_await penalty.async_wait(asio::redirect_error(asio::use_awaitable, ignored));

@@ -147,19 +147,21 @@ class Loader {
     }
   }
 
-  void trusted_networks(const toml::node& node) {
+  void trusted_networks(const toml::node& node) { networks(node, "trusted_networks", config().trusted_networks); }
+
+  void networks(const toml::node& node, std::string_view key, std::vector<Network>& out) {
     const auto* arr = node.as_array();
-    if (!arr) return problem(node, "trusted_networks must be an array of networks such as \"192.0.2.0/24\"");
-    config().trusted_networks.clear();
+    if (!arr) return problem(node, std::string(key) + " must be an array of networks such as \"192.0.2.0/24\"");
+    out.clear();
     for (auto&& item : *arr) {
       auto s = item.value<std::string>();
       auto network = s ? Network::parse(*s) : std::nullopt;
       if (!network) {
-        problem(item, "trusted_networks: '" + (s ? *s : std::string("?")) +
+        problem(item, std::string(key) + ": '" + (s ? *s : std::string("?")) +
                           "' is not a network (an address, or address/prefix such as 192.0.2.0/24)");
         continue;
       }
-      config().trusted_networks.push_back(std::move(*network));
+      out.push_back(std::move(*network));
     }
   }
 
@@ -249,6 +251,12 @@ class Loader {
         integer_of(value, k, l.connections, 1, 1000000);
       else if (k == "connections_per_ip")
         integer_of(value, k, l.connections_per_ip, 1, 1000000);
+      else if (k == "connection_rate_per_ip")
+        integer_of(value, k, l.connection_rate_per_ip, 0, 1000000);
+      else if (k == "auth_failures_per_ip")
+        integer_of(value, k, l.auth_failures_per_ip, 0, 1000000);
+      else if (k == "rate_limit_exempt")
+        networks(value, "rate_limit_exempt", l.rate_limit_exempt);
       else if (k == "errors")
         integer_of(value, k, l.errors, 1, 1000);
       else if (k == "auth_failures")

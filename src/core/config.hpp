@@ -34,6 +34,11 @@ struct LimitsConfig {
   std::uint32_t recipients = 100;
   std::uint32_t connections = 5000;
   std::uint32_t connections_per_ip = 100;
+  std::uint32_t connection_rate_per_ip = 60;  // new connections per minute from one address; 0: no limit
+  std::uint32_t auth_failures_per_ip = 10;    // failed logins per minute before an address is refused; 0: no limit
+  // Addresses the two rates do not apply to (as Postfix's anvil spares
+  // mynetworks); trusted_networks are spared as well.
+  std::vector<Network> rate_limit_exempt{*Network::parse("127.0.0.0/8"), *Network::parse("::1")};
   std::uint32_t errors = 10;
   std::uint32_t auth_failures = 3;            // per connection, then 421
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7

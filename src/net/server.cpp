@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -67,13 +69,19 @@ asio::awaitable<void> Server::accept_loop(std::shared_ptr<asio::ip::tcp::accepto
       continue;
     }
     auto conn = std::make_shared<Connection>(std::move(socket), *this, name);
-    const auto count = per_ip_[conn->peer_ip()];
-    if (connections_.size() > limits_.connections || count > limits_.connections_per_ip) {
-      spdlog::warn("net listener={} client={} event=refused reason={}", name, conn->peer_ip(),
-                   connections_.size() > limits_.connections ? "too_many_connections" : "too_many_from_client");
-      std::error_code wec;
-      co_await conn->write(busy_reply, std::chrono::seconds(5), wec);
-      conn->close();
+    if (const char* reason = refusal(conn->peer_ip())) {
+      spdlog::warn("net listener={} client={} event=refused reason=\"{}\"", name, conn->peer_ip(), reason);
+      std::string reply = busy_reply;
+      if (const auto at = reply.find("{}"); at != std::string::npos) reply.replace(at, 2, reason);
+      // Not awaited here: a client that does not read must not hold up the listener.
+      asio::co_spawn(
+          io_,
+          [conn, reply = std::move(reply)]() -> asio::awaitable<void> {
+            std::error_code wec;
+            co_await conn->write(reply, std::chrono::seconds(5), wec);
+            conn->close();
+          },
+          asio::detached);
       continue;
     }
     asio::co_spawn(
@@ -89,6 +97,29 @@ asio::awaitable<void> Server::accept_loop(std::shared_ptr<asio::ip::tcp::accepto
         },
         asio::detached);
   }
+}
+
+bool Server::rate_limited(const std::string& ip) const {
+  return std::none_of(limits_.rate_limit_exempt.begin(), limits_.rate_limit_exempt.end(),
+                      [&ip](const core::Network& n) { return n.contains(ip); });
+}
+
+const char* Server::refusal(const std::string& ip) {
+  // The connection itself is counted already (Connection's constructor).
+  if (connections_.size() > limits_.connections) return "Too many connections";
+  if (per_ip_[ip] > limits_.connections_per_ip) return "Too many connections from your address";
+  if (!rate_limited(ip)) return nullptr;
+  const auto now = ClientRates::Clock::now();
+  if (limits_.auth_failures_per_ip != 0 && failed_logins_.rate(ip, now) >= limits_.auth_failures_per_ip)
+    return "Too many failed logins from your address";
+  // Every attempt counts, refused ones too: a flood stays refused.
+  if (limits_.connection_rate_per_ip != 0 && new_connections_.add(ip, now) > limits_.connection_rate_per_ip)
+    return "Too many new connections from your address";
+  return nullptr;
+}
+
+void Server::note_auth_failure(const std::string& ip) {
+  if (rate_limited(ip)) failed_logins_.add(ip, ClientRates::Clock::now());
 }
 
 std::list<Connection*>::iterator Server::add(Connection* c) {

@@ -1,7 +1,7 @@
 // net::Server: the only place that owns sockets. It accepts connections on
 // the configured listeners, enforces the connection limits (in total and per
-// client address), and hands each connection to a protocol handler
-// coroutine. Connection gives handlers reads and writes with deadlines and
+// client address, and the rates per address of new connections and failed
+// logins), and hands each connection to a protocol handler coroutine. Connection gives handlers reads and writes with deadlines and
 // errors as values; the protocol logic itself stays in sans-IO sessions.
 //
 // Threads: one event loop runs every connection; blocking work (spool
@@ -26,7 +26,10 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "core/network.hpp"
+#include "net/client_rates.hpp"
 #include "net/stream.hpp"
 
 namespace poshta::net {
@@ -34,6 +37,9 @@ namespace poshta::net {
 struct Limits {
   std::uint32_t connections = 5000;
   std::uint32_t connections_per_ip = 100;
+  std::uint32_t connection_rate_per_ip = 60;  // new connections per minute; 0: no limit
+  std::uint32_t auth_failures_per_ip = 10;    // failed logins per minute, then refused; 0: no limit
+  std::vector<core::Network> rate_limit_exempt;
 };
 
 class Server;
@@ -71,8 +77,12 @@ class Server {
   // Returns its number for listen().
   std::size_t bind(const std::string& host, std::uint16_t port);
   // Starts accepting on the socket bind() returned `bound` for, once run()
-  // runs. `busy_reply` is written to a client refused by the connection limits.
+  // runs. `busy_reply` is written to a client refused by the limits, with
+  // the reason in place of "{}" ("421 4.7.0 {}, try again later\r\n").
   void listen(std::size_t bound, const std::string& name, std::string busy_reply, Handler handler);
+  // A failed login from `ip` (event loop only): too many in a minute and
+  // the address gets no new connection for a while.
+  void note_auth_failure(const std::string& ip);
 
   // Runs the event loop until stop() has finished and every connection is done.
   void run();
@@ -91,6 +101,9 @@ class Server {
   friend class Connection;
   asio::awaitable<void> accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor, std::string name,
                                     std::string busy_reply, Handler handler);
+  // Why a new connection from `ip` is refused, or nullptr (counts it).
+  const char* refusal(const std::string& ip);
+  bool rate_limited(const std::string& ip) const;
   std::list<Connection*>::iterator add(Connection* c);
   void remove(std::list<Connection*>::iterator registration);
 
@@ -100,6 +113,8 @@ class Server {
   std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::list<Connection*> connections_;
   std::unordered_map<std::string, std::uint32_t> per_ip_;
+  ClientRates new_connections_;
+  ClientRates failed_logins_;
   asio::steady_timer grace_timer_{io_};
   std::vector<std::function<void()>> on_stop_;
   bool stopping_ = false;

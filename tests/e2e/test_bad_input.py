@@ -8,7 +8,7 @@ import pytest
 
 from poshta_helpers import (
     ConnectionClosed, RawSMTP, check_one_stored, check_stored, deadline_poll,
-    deliver_marker, dot_stuff, make_message, parse_replies, unique)
+    deliver_marker, dot_stuff, free_port, make_message, parse_replies, unique)
 
 BYSTANDER_RCPT = "postmaster@example.test"
 
@@ -508,6 +508,58 @@ def test_connections_per_ip_limit(poshta_factory):
     finally:
         for c in conns:
             c.close()
+
+
+def first_line(port, timeout=5):
+    """The first line a new connection to `port` gets (greeting or refusal)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\r\n", 1)[0]
+
+
+def imap_listener():
+    port = free_port()
+    return port, f'[[listen]]\nprotocol = "imap"\naddress = "127.0.0.1:{port}"\n'
+
+
+def test_connection_rate_per_ip(poshta_factory):
+    imap_port, listener = imap_listener()
+    server = poshta_factory(extra_toml=listener, limits={
+        "connection_rate_per_ip": "5", "rate_limit_exempt": "[]"})
+    # Start-up probes count too: somewhere within the first six, the
+    # address is over five a minute, on every listener.
+    lines = [first_line(server.smtp_port) for _ in range(6)]
+    assert lines[0].startswith(b"220 "), lines
+    assert lines[-1] == b"421 4.7.0 Too many new connections from your address, try again later", lines
+    assert first_line(imap_port) == \
+        b"* BYE [UNAVAILABLE] Too many new connections from your address, try again later"
+    assert server.log_text().count('reason="Too many new connections from your address"') >= 2
+
+
+def test_loopback_is_exempt_from_the_rates_by_default(poshta_factory):
+    server = poshta_factory(limits={"connection_rate_per_ip": "5", "auth_failures_per_ip": "1"})
+    lines = [first_line(server.smtp_port) for _ in range(30)]
+    assert all(line.startswith(b"220 ") for line in lines), lines
+
+
+def test_auth_failures_per_ip_refuse_the_address(poshta_factory):
+    imap_port, listener = imap_listener()
+    server = poshta_factory(extra_toml=listener, limits={
+        "auth_failures_per_ip": "2", "connection_rate_per_ip": "0", "rate_limit_exempt": "[]"})
+    for attempt in range(2):
+        with socket.create_connection(("127.0.0.1", imap_port), timeout=15) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"* OK")
+            s.sendall(b"a LOGIN nobody@localhost wrong-password\r\n")
+            assert f.readline().startswith(b"a NO [AUTHENTICATIONFAILED]"), attempt
+    # The address is refused on every listener, with the reason.
+    assert first_line(imap_port) == b"* BYE [UNAVAILABLE] Too many failed logins from your address, try again later"
+    assert first_line(server.smtp_port) == b"421 4.7.0 Too many failed logins from your address, try again later"
 
 
 def test_data_timeout_421(poshta_factory):

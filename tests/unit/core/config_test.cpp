@@ -46,6 +46,12 @@ TEST(Config, DefaultsMatchTheReadme) {
   EXPECT_EQ(c.limits.recipients, 100u);
   EXPECT_EQ(c.limits.connections, 5000u);
   EXPECT_EQ(c.limits.connections_per_ip, 100u);
+  EXPECT_EQ(c.limits.connection_rate_per_ip, 60u);
+  EXPECT_EQ(c.limits.auth_failures_per_ip, 10u);
+  ASSERT_EQ(c.limits.rate_limit_exempt.size(), 2u);
+  EXPECT_TRUE(c.limits.rate_limit_exempt[0].contains("127.0.0.2"));
+  EXPECT_TRUE(c.limits.rate_limit_exempt[1].contains("::1"));
+  EXPECT_EQ(c.user, "poshta");
   EXPECT_EQ(c.limits.errors, 10u);
   EXPECT_EQ(c.limits.command_timeout, minutes(5));
   EXPECT_EQ(c.limits.data_timeout, minutes(3));
@@ -273,6 +279,23 @@ TEST(Config, TrustedNetworksAreParsedAndCheckedWithTheirLine) {
       load_config_text("hostname = \"mx.test\"\ntrusted_networks = [\"192.0.2.0/33\"]\n", "t.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.problems[0].line, 2) << dump(bad);
+}
+
+TEST(Config, RateLimitsAndTheirExemptionsAndTheUser) {
+  const LoadedConfig good = load_config_text(
+      "user = \"mail\"\n[limits]\nconnection_rate_per_ip = 0\nauth_failures_per_ip = 3\nrate_limit_exempt = []\n", "t.toml");
+  ASSERT_TRUE(good.ok()) << dump(good);
+  EXPECT_EQ(good.config.user, "mail");
+  EXPECT_EQ(good.config.limits.connection_rate_per_ip, 0u);
+  EXPECT_EQ(good.config.limits.auth_failures_per_ip, 3u);
+  EXPECT_TRUE(good.config.limits.rate_limit_exempt.empty());
+  const LoadedConfig bad = load_config_text(
+      "hostname = \"mx.test\"\n[limits]\nrate_limit_exempt = [\"not a network\"]\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.problems[0].line, 3) << dump(bad);
+  const LoadedConfig bad_user = load_config_text("user = \"a b\"\n", "t.toml");
+  ASSERT_FALSE(bad_user.ok());
+  EXPECT_EQ(bad_user.problems[0].line, 1) << dump(bad_user);
 }
 
 TEST(Config, TomlSyntaxErrorHasALine) {
