@@ -27,6 +27,7 @@ import errno
 import hashlib
 import math
 import os
+import pwd
 import random
 import re
 import resource
@@ -462,6 +463,10 @@ class Maildrop:
         """Deletes `mailbox` (the Maildir with whatever index the server kept there) and writes
         every message into a fresh new/, named as the server's own delivery (style) does."""
         shutil.rmtree(mailbox, ignore_errors=True)
+        if not os.path.isdir(os.path.dirname(mailbox)):
+            os.makedirs(os.path.dirname(mailbox))
+            if owner is not None:
+                os.chown(os.path.dirname(mailbox), owner, owner)
         for sub in ("", "cur", "new", "tmp"):
             d = os.path.join(mailbox, sub)
             os.makedirs(d, exist_ok=True)
@@ -722,6 +727,18 @@ class PoshtaInstance:
 
     def pidfile(self):
         return os.path.join(self.data_dir, "poshta.pid")
+
+    @staticmethod
+    def mail_owner():
+        """The uid that owns Poshta's data: started as root, Poshta runs as the user poshta
+        (README "Privileges"), so mail written for it straight into a Maildir must be that
+        user's; None when not root (Poshta runs as whoever started it)."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam("poshta").pw_uid
+        except KeyError:
+            return None
 
     def pid(self):
         """The PID from <data_dir>/poshta.pid (falls back to the process we started)."""

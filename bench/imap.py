@@ -521,7 +521,7 @@ def main():
                                    users=[LOCALPART, IDLE_LOCALPART], imap_port=bl.free_port(),
                                    nofile=max(65536, 2 * a.conns + 4096))
             os.makedirs(po.base, exist_ok=True)
-            servers.append((po, po.imap_port, os.path.join(po.mailroot, LOCALPART), "poshta", None))
+            servers.append((po, po.imap_port, os.path.join(po.mailroot, LOCALPART), "poshta", po.mail_owner()))
             po.setup()
             po.start()
             bl.log("Poshta on 127.0.0.1:%d, IMAP on 127.0.0.1:%d (pid %s)" % (po.port, po.imap_port, po.pid()))

@@ -236,7 +236,7 @@ def main():
             po = bl.PoshtaInstance(a.poshta, os.path.join(work, "poshta"), bl.free_port(), users=[LOCALPART],
                                    pop3_port=bl.free_port())
             os.makedirs(po.base, exist_ok=True)
-            servers.append((po, os.path.join(po.mailroot, LOCALPART), "poshta", None))
+            servers.append((po, os.path.join(po.mailroot, LOCALPART), "poshta", po.mail_owner()))
             po.setup()
             po.start()
             bl.log("Poshta on 127.0.0.1:%d, POP3 on 127.0.0.1:%d (pid %s)" % (po.port, po.pop3_port, po.pid()))

@@ -29,7 +29,7 @@ asio::awaitable<void> server_handshake(net::Connection& conn, const net::TlsCont
 
 asio::awaitable<void> check_login(net::Server& server, AuthThrottle& throttle, net::Connection& conn,
                                   const char* component, const std::string& session_id, PasswordCheck& check) {
-  co_await net::offload(server, check);
+  co_await net::offload(server, check, net::Work::cpu);
   const auto delay = throttle.delay(conn.peer_ip(), check.ok());
   if (check.ok()) {
     spdlog::info("{} session={} event=authenticated user={}", component, session_id, check.user());

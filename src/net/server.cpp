@@ -1,6 +1,7 @@
 #include "net/server.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
@@ -30,10 +31,12 @@ Connection::~Connection() {
   server_.remove(registration_);
 }
 
-Server::Server(Limits limits, std::size_t blocking_threads) : pool_(blocking_threads), limits_(limits) {}
+Server::Server(Limits limits, std::size_t blocking_threads)
+    : pool_(blocking_threads), cpu_pool_(std::max(1u, std::thread::hardware_concurrency())), limits_(limits) {}
 
 Server::~Server() {
   pool_.join();
+  cpu_pool_.join();
 }
 
 std::size_t Server::bind(const std::string& host, std::uint16_t port) {
@@ -138,9 +141,9 @@ void Server::run() {
   io_.run();
 }
 
-asio::awaitable<void> offload(Server& server, BlockingTask& task) {
+asio::awaitable<void> offload(Server& server, BlockingTask& task, Work kind) {
   auto& io = server.context();
-  auto& pool = server.pool();
+  auto& pool = kind == Work::cpu ? server.cpu_pool() : server.pool();
   auto initiate = [&io, &pool](auto handler, BlockingTask* t) {
     auto work = asio::make_work_guard(io);
     asio::post(pool, [&io, t, handler = std::move(handler), work = std::move(work)]() mutable {

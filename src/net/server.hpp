@@ -71,6 +71,7 @@ class Server {
 
   asio::io_context& context() { return io_; }
   asio::thread_pool& pool() { return pool_; }
+  asio::thread_pool& cpu_pool() { return cpu_pool_; }
 
   // Binds a listening socket (throws std::system_error if it cannot:
   // start-up only, before privileges are given up); accepts nothing yet.
@@ -109,6 +110,10 @@ class Server {
 
   asio::io_context io_{1};
   asio::thread_pool pool_;
+  // Work that only computes (password hashes: yescrypt takes ~15 ms and
+  // 16 MiB each): one thread per core, so a storm of logins costs bounded
+  // memory and leaves the blocking pool to the writes that wait on disks.
+  asio::thread_pool cpu_pool_;
   Limits limits_;
   std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::list<Connection*> connections_;
@@ -127,10 +132,13 @@ class BlockingTask {
   virtual void run() = 0;
 };
 
-// Runs `task` on the server's thread pool and resumes the calling coroutine
-// on the event loop once it has returned; the caller keeps `task` alive.
-// (It takes a reference on purpose: g++ 12 destroys non-trivial temporaries
-// of a co_await expression twice, so none may appear there.)
-asio::awaitable<void> offload(Server& server, BlockingTask& task);
+enum class Work { blocking, cpu };
+
+// Runs `task` on one of the server's thread pools (Work::cpu: the small one
+// for computing) and resumes the calling coroutine on the event loop once
+// it has returned; the caller keeps `task` alive. (It takes a reference on
+// purpose: g++ 12 destroys non-trivial temporaries of a co_await expression
+// twice, so none may appear there.)
+asio::awaitable<void> offload(Server& server, BlockingTask& task, Work work = Work::blocking);
 
 }  // namespace poshta::net

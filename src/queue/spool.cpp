@@ -79,7 +79,15 @@ std::string Spool::new_id() const {
 
 std::error_code Spool::store(Envelope& env, std::span<const std::string_view> parts) {
   const std::string header = stored_header(env, parts);
-  if (auto ec = core::write_new_file(msg_path(env.id), after(header, parts), core::Sync::file)) return ec;
+  // Written in tmp/ (which recover() empties) and renamed into msg/ whole:
+  // a crash mid-write leaves nothing in msg/ to mistake for damage.
+  const auto tmp = dir_ / "tmp" / (env.id + ".msg");
+  if (auto ec = core::write_new_file(tmp, after(header, parts), core::Sync::file)) return ec;
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, msg_path(env.id).c_str(), RENAME_NOREPLACE) != 0) {
+    auto ec = core::errno_code(errno);  // EEXIST: another message has the id, the caller takes a new one
+    ::unlink(tmp.c_str());
+    return ec;
+  }
   if (auto ec = sync_.sync()) {
     ::unlink(msg_path(env.id).c_str());  // not durable: the client gets a 4xx and retries
     return ec;

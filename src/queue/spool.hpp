@@ -4,17 +4,19 @@
 //              our Received field); written once, never changed
 //   env/<id>   the envelope's later states (recipients tried, deferred,
 //              delivered), replaced atomically through tmp/ + rename
-//   tmp/       envelopes being replaced
+//   tmp/       messages being written and envelopes being replaced (emptied at start)
 //   incoming/  messages from `poshta sendmail`, written while the server may
 //              not run; the server moves them into msg/ (take_incoming)
 //
-// store() writes msg/<id>, fsyncs it, makes its directory entry durable
-// with a GroupSync flush, and only then returns: that is what lets the SMTP
-// server reply 250. A crash before that leaves a file
-// that recover() recognises as incomplete (an envelope that does not parse,
-// or content whose size or CRC-32 does not match) and removes: its client
-// got no 250 and will retry. Envelope updates are not synced: losing one in
-// a crash means a recipient is tried again, never that mail is lost.
+// store() writes tmp/<id>.msg, fsyncs it, renames it to msg/<id>, makes
+// the directory entry durable with a GroupSync flush, and only then
+// returns: that is what lets the SMTP server reply 250. A crash before
+// that leaves at most a file in tmp/, which recover() deletes: its client
+// got no 250 and will retry. So a file in msg/ that does not check out (an
+// envelope that does not parse, content whose size or CRC-32 does not
+// match) is damage, and recover() moves it to corrupt/. Envelope updates
+// are not synced: losing one in a crash means a recipient is tried again,
+// never that mail is lost.
 #pragma once
 
 #include <filesystem>
