@@ -36,7 +36,10 @@ constexpr int kIdleFullLook = 30;                // ticks between looks for chan
 class CommandTask final : public net::BlockingTask {
  public:
   CommandTask(imap::Backend& backend, const imap::Command& command) : backend_(backend), command_(command) {}
-  void run() override { result = started_ ? backend_.resume() : backend_.execute(command_); started_ = true; }
+  void run() override {
+    result = started_ ? backend_.resume() : backend_.execute(command_);
+    started_ = true;
+  }
   imap::Backend::Result result;
 
  private:

@@ -1,8 +1,8 @@
 // poshta: one executable, subcommands of docs/SPEC.md. This file only parses
 // the command line and dispatches; the work is in src/cli/.
-#include <CLI/CLI.hpp>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 

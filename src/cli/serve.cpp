@@ -15,9 +15,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/control.hpp"
-#include "cli/privileges.hpp"
 #include "cli/imap_service.hpp"
 #include "cli/pop3_service.hpp"
+#include "cli/privileges.hpp"
 #include "cli/smtp_service.hpp"
 #include "core/address.hpp"
 #include "core/files.hpp"
@@ -165,6 +165,10 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
 
   try {
     net::Server server(net_limits(settings), kBlockingThreads);
+    // Signals are caught before any port is open (and queued until the
+    // handler below waits for them): a SIGTERM that arrives as soon as
+    // clients can connect must stop the server cleanly, not kill it.
+    asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     // What needs root comes first: the ports, and the TLS key (a
     // self-signed pair is made in data_dir when none is configured). Then
     // Poshta enters data_dir as its own user, before any client is heard.
@@ -177,7 +181,8 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     auto config = std::make_shared<const core::Config>(settings);
     const auto& data = config->data_dir;
     for (const auto& sub : {data / "mail", data / "queue"}) {
-      if (auto ec = core::make_directories(sub)) return user_error("cannot create " + sub.string() + ": " + ec.message());
+      if (auto ec = core::make_directories(sub))
+        return user_error("cannot create " + sub.string() + ": " + ec.message());
     }
     core::GroupSync fs_flush(core::syncfs_flush({data / "queue", data / "mail"}));
     queue::Journal journal(data / "queue" / "journal");
@@ -200,9 +205,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     Pop3Context pop3_ctx{server, directory, maildir, throttle, smtp_ctx.config, smtp_ctx.tls, {}};
     ImapContext imap_ctx{server, directory, maildir, throttle, mailbox_events, smtp_ctx.config, smtp_ctx.tls};
 
-    // Signals are handled before any port is open: a SIGTERM that arrives as
-    // soon as clients can connect must stop the server cleanly, not kill it.
-    asio::signal_set signals(server.context(), SIGTERM, SIGINT, SIGHUP);
     std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {

@@ -67,7 +67,7 @@ struct AuthConfig {
 struct Config {
   std::string hostname;  // default: the system's host name
   std::filesystem::path data_dir = "poshta-data";
-  std::string user = "poshta";  // started as root, Poshta runs as this user (cli/privileges)
+  std::string user = "poshta";                    // started as root, Poshta runs as this user (cli/privileges)
   std::vector<std::string> domains{"localhost"};  // lower case
   std::vector<ListenerConfig> listeners;          // default: see default_listeners()
   std::vector<Network> trusted_networks;          // may relay without AUTH (Postfix's mynetworks)

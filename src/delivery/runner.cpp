@@ -62,8 +62,10 @@ void Runner::start() {
       spdlog::error("queue queue_id={} event=moved_aside reason=\"damaged spool file\" path=queue/corrupt/{}", id, id);
     }
     for (const auto& what : journal_.damaged()) {
-      spdlog::error("queue event=journal_damaged where=\"{}\" note=\"the records around it were recovered; a copy is in queue/corrupt/\"",
-                    what);
+      spdlog::error(
+          "queue event=journal_damaged where=\"{}\" note=\"the records around it were recovered; a copy is in "
+          "queue/corrupt/\"",
+          what);
     }
     for (auto& env : recovered.envelopes) waiting_.push_back({std::move(env), nullptr, 0});
     spdlog::info("queue event=recovered journal={} spool={}", from_journal, recovered.envelopes.size());

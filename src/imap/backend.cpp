@@ -163,9 +163,9 @@ struct Backend::Impl {
     std::string name;
     bool read_only = false;
     std::unique_ptr<store::Mailbox> mailbox;
-    store::MailboxSnapshot view;        // what the client has been told
-    std::vector<std::string> keywords;  // the folder's, by letter (dovecot-keywords)
-    std::string stamp;                  // folder_stamp() when the view was last brought up to date
+    store::MailboxSnapshot view;                 // what the client has been told
+    std::vector<std::string> keywords;           // the folder's, by letter (dovecot-keywords)
+    std::string stamp;                           // folder_stamp() when the view was last brought up to date
     std::unique_ptr<store::MessageCache> cache;  // facts (imap/facts), opened at their first use
     // UID ranges [first, end) this session sees as \Recent (RFC 3501
     // §2.3.2). A read-write selection claims them (sync(true)); EXAMINE
@@ -176,7 +176,8 @@ struct Backend::Impl {
         recent.emplace_back(snapshot.first_recent_uid, snapshot.uid_next);
     }
     bool is_recent(std::uint32_t uid) const {
-      return std::any_of(recent.begin(), recent.end(), [uid](const auto& r) { return uid >= r.first && uid < r.second; });
+      return std::any_of(recent.begin(), recent.end(),
+                         [uid](const auto& r) { return uid >= r.first && uid < r.second; });
     }
     std::size_t recent_count() const {
       return static_cast<std::size_t>(
@@ -234,8 +235,8 @@ struct Backend::Impl {
   store::MessageCache& facts_cache() {
     auto& s = *selected;
     if (!s.cache) {
-      s.cache = std::make_unique<store::MessageCache>(s.mailbox->folder(), std::string(kFactsSchema),
-                                                      s.view.uid_validity);
+      s.cache =
+          std::make_unique<store::MessageCache>(s.mailbox->folder(), std::string(kFactsSchema), s.view.uid_validity);
       s.cache->compact(s.view.messages);
     }
     return *s.cache;
@@ -571,9 +572,8 @@ struct Backend::Impl {
       else if (a == "UIDVALIDITY")
         v = view->uid_validity;
       else if (a == "RECENT")  // not claimed by any session yet
-        v = static_cast<std::uint64_t>(std::count_if(view->messages.begin(), view->messages.end(), [&](const auto& m) {
-          return m.uid >= view->first_recent_uid;
-        }));
+        v = static_cast<std::uint64_t>(std::count_if(view->messages.begin(), view->messages.end(),
+                                                     [&](const auto& m) { return m.uid >= view->first_recent_uid; }));
       else if (a == "HIGHESTMODSEQ") {
         v = view->highest_modseq;
         condstore = true;
@@ -694,7 +694,9 @@ struct Backend::Impl {
                                                     : fact_body_structure;
             const auto value = fact(probe, f);
             if (!value) break;  // gone meanwhile
-            add(std::string(item.kind == K::envelope ? "ENVELOPE " : item.kind == K::body ? "BODY " : "BODYSTRUCTURE ") +
+            add(std::string(item.kind == K::envelope ? "ENVELOPE "
+                            : item.kind == K::body   ? "BODY "
+                                                     : "BODYSTRUCTURE ") +
                 std::string(*value));
             break;
           }

@@ -1,8 +1,8 @@
 // net::Server: the only place that owns sockets. It accepts connections on
 // the configured listeners, enforces the connection limits (in total and per
 // client address, and the rates per address of new connections and failed
-// logins), and hands each connection to a protocol handler coroutine. Connection gives handlers reads and writes with deadlines and
-// errors as values; the protocol logic itself stays in sans-IO sessions.
+// logins), and hands each connection to a protocol handler coroutine. Connection gives handlers reads and writes with
+// deadlines and errors as values; the protocol logic itself stays in sans-IO sessions.
 //
 // Threads: one event loop runs every connection; blocking work (spool
 // writes, fsync) goes to a thread pool through offload().

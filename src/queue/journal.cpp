@@ -309,8 +309,8 @@ std::vector<Journal::Record> Journal::recover() {
         std::size_t next = off + 8;
         while (next + kHeaderSize <= content->size() && !record_at(next)) next += 8;
         if (next + kHeaderSize > content->size()) break;
-        damaged_.push_back(path.filename().string() + " at " + std::to_string(off) + ", " +
-                           std::to_string(next - off) + " octets skipped");
+        damaged_.push_back(path.filename().string() + " at " + std::to_string(off) + ", " + std::to_string(next - off) +
+                           " octets skipped");
         damaged = true;
         off = next;
         continue;

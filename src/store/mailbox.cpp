@@ -10,9 +10,9 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
-#include <thread>
 #include <utility>
 
 #include "core/address.hpp"
@@ -31,7 +31,8 @@ constexpr std::string_view kInfoSeparator = ":2,";
 
 // The number after ",<key>=" in a Maildir file name, e.g. S=1234.
 bool size_field(std::string_view name, char key, std::uint64_t& out) {
-  const std::string tag = std::string(",") + key + "=";
+  const char text[] = {',', key, '='};
+  const std::string_view tag(text, sizeof text);
   const auto end_of_base = name.find(kInfoSeparator);
   const std::string_view base = name.substr(0, end_of_base);
   const auto pos = base.find(tag);
@@ -84,20 +85,21 @@ struct UidList {
   std::vector<UidEntry> entries;
 };
 
-std::optional<UidList> parse_uidlist(std::string_view text) {
-  UidList out;
+// The first line of a uidlist into `out` (not its entries); `text` is left
+// at the second line.
+bool parse_head(std::string_view& text, UidList& out, bool& v1) {
   const auto nl = text.find('\n');
-  if (nl == std::string_view::npos) return std::nullopt;
+  if (nl == std::string_view::npos) return false;
   std::string_view head = text.substr(0, nl);
   text.remove_prefix(nl + 1);
-  const bool v1 = head.substr(0, kMagicV1.size()) == kMagicV1;
-  if (!v1 && head.substr(0, kMagic.size()) != kMagic) return std::nullopt;
+  v1 = head.substr(0, kMagicV1.size()) == kMagicV1;
+  if (!v1 && head.substr(0, kMagic.size()) != kMagic) return false;
   head.remove_prefix(kMagic.size());
   unsigned validity = 0, next = 0, first_recent = 0;
   unsigned long long highest = 1, new_mtime = 0, cur_mtime = 0;
   const int fields = std::sscanf(std::string(head).c_str(), " %u %u %llu %u %llu %llu", &validity, &next, &highest,
                                  &first_recent, &new_mtime, &cur_mtime);
-  if (fields < (v1 ? 2 : 3) || (v1 && fields > 2) || validity == 0 || next == 0 || highest == 0) return std::nullopt;
+  if (fields < (v1 ? 2 : 3) || (v1 && fields > 2) || validity == 0 || next == 0 || highest == 0) return false;
   if (fields == 6) {
     out.new_mtime = new_mtime;
     out.cur_mtime = cur_mtime;
@@ -107,39 +109,57 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
   out.highest_modseq = highest;
   // Without the field (an older file) nothing is recent.
   out.first_recent = fields >= 4 && first_recent >= 1 && first_recent <= next ? first_recent : next;
-  // One token off the front of `line`.
-  auto token = [](std::string_view& line) {
-    const auto sp = line.find(' ');
-    const std::string_view t = line.substr(0, sp);
-    line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
+  return true;
+}
+
+// Calls `line(uid, modseq, flags, base)` for each line after the head
+// (flags kUnknownFlags in a version 1 file); false if one is malformed or
+// `line` says so.
+template <typename Line>
+bool parse_lines(std::string_view text, const UidList& head, bool v1, Line&& line) {
+  // One token off the front of `rest`.
+  auto token = [](std::string_view& rest) {
+    const auto sp = rest.find(' ');
+    const std::string_view t = rest.substr(0, sp);
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
     return t;
   };
   while (!text.empty()) {
     const auto end = text.find('\n');
-    if (end == std::string_view::npos) return std::nullopt;  // cut short: not ours to trust
-    std::string_view line = text.substr(0, end);
+    if (end == std::string_view::npos) return false;  // cut short: not ours to trust
+    std::string_view rest = text.substr(0, end);
     text.remove_prefix(end + 1);
-    UidEntry e;
-    const auto uid = token(line);
-    if (std::from_chars(uid.data(), uid.data() + uid.size(), e.uid).ec != std::errc{} || e.uid == 0 ||
-        e.uid >= out.uid_next) {
-      return std::nullopt;
+    std::uint32_t uid = 0;
+    std::uint64_t modseq = 1;
+    std::string_view flags = kUnknownFlags;
+    const auto uid_text = token(rest);
+    if (std::from_chars(uid_text.data(), uid_text.data() + uid_text.size(), uid).ec != std::errc{} || uid == 0 ||
+        uid >= head.uid_next) {
+      return false;
     }
-    if (v1) {
-      e.flags = kUnknownFlags;
-    } else {
-      const auto modseq = token(line);
-      const auto flags = token(line);
-      if (std::from_chars(modseq.data(), modseq.data() + modseq.size(), e.modseq).ec != std::errc{} || e.modseq == 0 ||
-          e.modseq > out.highest_modseq || flags.empty()) {
-        return std::nullopt;
+    if (!v1) {
+      const auto modseq_text = token(rest);
+      flags = token(rest);
+      if (std::from_chars(modseq_text.data(), modseq_text.data() + modseq_text.size(), modseq).ec != std::errc{} ||
+          modseq == 0 || modseq > head.highest_modseq || flags.empty()) {
+        return false;
       }
-      e.flags = flags == "-" ? std::string() : std::string(flags);
+      if (flags == "-") flags = {};
     }
-    if (line.empty()) return std::nullopt;
-    e.base = std::string(line);
-    out.entries.push_back(std::move(e));
+    if (rest.empty() || !line(uid, modseq, flags, rest)) return false;
   }
+  return true;
+}
+
+std::optional<UidList> parse_uidlist(std::string_view text) {
+  UidList out;
+  bool v1 = false;
+  if (!parse_head(text, out, v1)) return std::nullopt;
+  const bool whole = parse_lines(text, out, v1, [&out](auto uid, auto modseq, auto flags, auto base) {
+    out.entries.push_back({uid, modseq, std::string(flags), std::string(base)});
+    return true;
+  });
+  if (!whole) return std::nullopt;
   return out;
 }
 
@@ -243,7 +263,8 @@ struct DirTimes {
 
 DirTimes dir_times(const std::filesystem::path& folder) {
   DirTimes out;
-  struct stat n {}, c {};
+  struct stat n {
+  }, c{};
   if (::stat((folder / "new").c_str(), &n) != 0 || ::stat((folder / "cur").c_str(), &c) != 0) return out;
   out.new_mtime = ns_of(n.st_mtim);
   out.cur_mtime = ns_of(c.st_mtim);
@@ -252,21 +273,22 @@ DirTimes dir_times(const std::filesystem::path& folder) {
 }
 
 // The messages of a uidlist whose folder is known not to have changed since
-// it was listed: each file is "<base>:2,<flags>" with its sizes in the name
-// (as a trusted listing found them). nullopt if a name lacks them.
-std::optional<std::vector<MessageFile>> messages_named_by(const UidList& list) {
+// it was listed, made straight from its text: each file is
+// "<base>:2,<flags>" with its sizes in the name (as a trusted listing found
+// them). nullopt if a line says otherwise.
+std::optional<std::vector<MessageFile>> messages_named_by(std::string_view lines, const UidList& head) {
   std::vector<MessageFile> out;
-  out.reserve(list.entries.size());
-  for (const auto& e : list.entries) {
-    if (e.flags == kUnknownFlags) return std::nullopt;
-    MessageFile m;
-    m.uid = e.uid;
-    m.modseq = e.modseq;
-    m.name.reserve(e.base.size() + kInfoSeparator.size() + e.flags.size());
-    m.name.append(e.base).append(kInfoSeparator).append(e.flags);
-    if (!size_field(m.name, 'S', m.size) || !size_field(m.name, 'W', m.wire_size)) return std::nullopt;
-    out.push_back(std::move(m));
-  }
+  out.reserve(head.uid_next - 1 < 1000000 ? head.uid_next - 1 : 1000000);
+  const bool whole = parse_lines(lines, head, false, [&out](auto uid, auto modseq, auto flags, auto base) {
+    if (flags == kUnknownFlags) return false;
+    MessageFile& m = out.emplace_back();
+    m.uid = uid;
+    m.modseq = modseq;
+    m.name.reserve(base.size() + kInfoSeparator.size() + flags.size());
+    m.name.append(base).append(kInfoSeparator).append(flags);
+    return size_field(m.name, 'S', m.size) && size_field(m.name, 'W', m.wire_size);
+  });
+  if (!whole) return std::nullopt;
   return out;
 }
 
@@ -286,7 +308,8 @@ core::Result<Listing> list_folder(const std::filesystem::path& folder, const Dir
   // well after them. A large folder waits out the tick (at most 100 ms)
   // rather than be listed again at its next opening.
   const bool whole_seconds = times.new_mtime % 1000000000ull == 0 && times.cur_mtime % 1000000000ull == 0;
-  const std::uint64_t settled = std::max(times.new_mtime, times.cur_mtime) + (whole_seconds ? 2000000000ull : 100000000ull);
+  const std::uint64_t settled =
+      std::max(times.new_mtime, times.cur_mtime) + (whole_seconds ? 2000000000ull : 100000000ull);
   std::uint64_t start = now_ns();
   if (start < settled && !whole_seconds && times.cur_size > kLargeDirectory) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(settled - start));
@@ -392,37 +415,40 @@ core::Result<MailboxSnapshot> Mailbox::sync(bool claim_recent) {
 
   const DirTimes times = dir_times(folder_);
   auto text = core::read_file(folder_ / "poshta-uidlist");
-  std::optional<UidList> known = text ? parse_uidlist(*text) : std::nullopt;
   MailboxSnapshot out;
-  UidList list;
-  bool changed = false;
   // A folder whose new/ and cur/ kept the mtimes they had when they were
   // last listed holds the files the uidlist names (as Dovecot trusts its
-  // index): a large folder opens without listing cur/.
-  std::optional<std::vector<MessageFile>> unchanged;
-  if (known && times.new_mtime != 0 && times.new_mtime == known->new_mtime && times.cur_mtime == known->cur_mtime)
-    unchanged = messages_named_by(*known);
-  if (unchanged) {
-    out.messages = std::move(*unchanged);
-    list = std::move(*known);
-  } else {
-    auto listed = list_folder(folder_, times);
-    if (!listed) return listed.error();
-    list = known ? std::move(*known) : UidList{};
-    if (!known) {
-      list.uid_validity = new_uid_validity(0);
-      changed = true;
+  // index): a large folder opens without listing cur/, and without a write
+  // unless it has recent messages to claim.
+  UidList head;
+  bool v1 = true;
+  std::string_view lines = text ? std::string_view(*text) : std::string_view();
+  if (text && parse_head(lines, head, v1) && !v1 && times.new_mtime != 0 && times.new_mtime == head.new_mtime &&
+      times.cur_mtime == head.cur_mtime && (!claim_recent || head.first_recent == head.uid_next)) {
+    if (auto unchanged = messages_named_by(lines, head)) {
+      out.messages = std::move(*unchanged);
+      out.uid_validity = head.uid_validity;
+      out.uid_next = head.uid_next;
+      out.highest_modseq = head.highest_modseq;
+      out.first_recent_uid = head.first_recent;
+      return out;
     }
-    // Kept with the list only when the listing can be trusted.
-    const std::uint64_t new_mtime = listed->trustworthy ? times.new_mtime : 0;
-    const std::uint64_t cur_mtime = listed->trustworthy ? times.cur_mtime : 0;
-    if (list.new_mtime != new_mtime || list.cur_mtime != cur_mtime) {
-      list.new_mtime = new_mtime;
-      list.cur_mtime = cur_mtime;
-      changed = true;
-    }
-    changed = match(list, std::move(listed->files), out.messages) || changed;
   }
+  auto listed = list_folder(folder_, times);
+  if (!listed) return listed.error();
+  std::optional<UidList> known = text ? parse_uidlist(*text) : std::nullopt;
+  bool changed = !known;
+  UidList list = known ? std::move(*known) : UidList{};
+  if (!known) list.uid_validity = new_uid_validity(0);
+  // Kept with the list only when the listing can be trusted.
+  const std::uint64_t new_mtime = listed->trustworthy ? times.new_mtime : 0;
+  const std::uint64_t cur_mtime = listed->trustworthy ? times.cur_mtime : 0;
+  if (list.new_mtime != new_mtime || list.cur_mtime != cur_mtime) {
+    list.new_mtime = new_mtime;
+    list.cur_mtime = cur_mtime;
+    changed = true;
+  }
+  changed = match(list, std::move(listed->files), out.messages) || changed;
   out.first_recent_uid = list.first_recent;
   if (claim_recent && list.first_recent != list.uid_next) {
     list.first_recent = list.uid_next;

@@ -47,7 +47,7 @@ struct MessageFile {
 struct MailboxSnapshot {
   std::uint32_t uid_validity = 0;
   std::uint32_t uid_next = 1;
-  std::uint64_t highest_modseq = 1;   // RFC 7162 HIGHESTMODSEQ
+  std::uint64_t highest_modseq = 1;  // RFC 7162 HIGHESTMODSEQ
   // \Recent (RFC 3501 §2.3.2): the messages from this UID on are new to
   // every session; the first that claims them (sync(true)) is the only
   // one to see them so.

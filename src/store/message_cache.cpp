@@ -16,12 +16,12 @@ namespace poshta::store {
 namespace {
 
 constexpr std::string_view kFileName = "poshta-cache";
-constexpr std::size_t kRecordHeader = 8;               // length, crc32
-constexpr std::size_t kMinPayload = 4 + 2 + 2;         // uid, base length, field count
-constexpr std::uint32_t kMaxPayload = 16u << 20;       // a larger record is not cached
-constexpr std::size_t kReadAhead = 1u << 20;           // what find() and scan() read at once
-constexpr std::size_t kFlushAt = 1u << 20;             // queued octets that make add() flush
-constexpr std::size_t kCompactMinimum = 256;           // records below which compact() never rewrites
+constexpr std::size_t kRecordHeader = 8;          // length, crc32
+constexpr std::size_t kMinPayload = 4 + 2 + 2;    // uid, base length, field count
+constexpr std::uint32_t kMaxPayload = 16u << 20;  // a larger record is not cached
+constexpr std::size_t kReadAhead = 1u << 20;      // what find() and scan() read at once
+constexpr std::size_t kFlushAt = 1u << 20;        // queued octets that make add() flush
+constexpr std::size_t kCompactMinimum = 256;      // records below which compact() never rewrites
 
 std::uint32_t get_u32(std::string_view s, std::size_t at) {
   std::uint32_t v;
@@ -96,7 +96,8 @@ std::string MessageCache::header() const {
 }
 
 bool MessageCache::replaced() const {
-  struct stat by_fd{}, by_path{};
+  struct stat by_fd {
+  }, by_path{};
   if (::fstat(fd_, &by_fd) != 0 || ::stat(path_.c_str(), &by_path) != 0) return true;
   return by_fd.st_ino != by_path.st_ino || by_fd.st_dev != by_path.st_dev;
 }
@@ -121,7 +122,7 @@ void MessageCache::open_file() {
     ::flock(fd_, LOCK_EX);
     if (replaced()) continue;
     const std::string found = read_at(fd_, 0, expected.size());
-    struct stat st{};
+    struct stat st {};
     ::fstat(fd_, &st);
     if (st.st_size == 0) {
       if (core::write_all(fd_, std::array{std::string_view(expected)})) {
@@ -204,7 +205,7 @@ void MessageCache::refresh() {
     return;
   }
   ::flock(fd_, LOCK_SH);
-  struct stat st{};
+  struct stat st {};
   ::fstat(fd_, &st);
   const bool shrunk = static_cast<std::uint64_t>(st.st_size) < scanned_;  // not by Poshta: start over
   if (!shrunk && static_cast<std::uint64_t>(st.st_size) > scanned_) scan();
@@ -236,8 +237,8 @@ std::optional<std::string_view> MessageCache::record_at(std::uint64_t offset) {
 }
 
 const MessageCache::Entry* MessageCache::entry(std::uint32_t uid) const {
-  const auto it =
-      std::lower_bound(entries_.begin(), entries_.end(), uid, [](const Entry& e, std::uint32_t u) { return e.uid < u; });
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), uid,
+                                   [](const Entry& e, std::uint32_t u) { return e.uid < u; });
   return it == entries_.end() || it->uid != uid ? nullptr : &*it;
 }
 
@@ -283,7 +284,7 @@ void MessageCache::flush() {
     if (fd_ < 0) return;
     ::flock(fd_, LOCK_EX);
   }
-  struct stat st{};
+  struct stat st {};
   ::fstat(fd_, &st);
   if (core::write_all(fd_, std::array{std::string_view(records)})) {
     // A record cut short (disk full) would hide every later one.

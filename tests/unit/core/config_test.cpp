@@ -283,14 +283,15 @@ TEST(Config, TrustedNetworksAreParsedAndCheckedWithTheirLine) {
 
 TEST(Config, RateLimitsAndTheirExemptionsAndTheUser) {
   const LoadedConfig good = load_config_text(
-      "user = \"mail\"\n[limits]\nconnection_rate_per_ip = 0\nauth_failures_per_ip = 3\nrate_limit_exempt = []\n", "t.toml");
+      "user = \"mail\"\n[limits]\nconnection_rate_per_ip = 0\nauth_failures_per_ip = 3\nrate_limit_exempt = []\n",
+      "t.toml");
   ASSERT_TRUE(good.ok()) << dump(good);
   EXPECT_EQ(good.config.user, "mail");
   EXPECT_EQ(good.config.limits.connection_rate_per_ip, 0u);
   EXPECT_EQ(good.config.limits.auth_failures_per_ip, 3u);
   EXPECT_TRUE(good.config.limits.rate_limit_exempt.empty());
-  const LoadedConfig bad = load_config_text(
-      "hostname = \"mx.test\"\n[limits]\nrate_limit_exempt = [\"not a network\"]\n", "t.toml");
+  const LoadedConfig bad =
+      load_config_text("hostname = \"mx.test\"\n[limits]\nrate_limit_exempt = [\"not a network\"]\n", "t.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.problems[0].line, 3) << dump(bad);
   const LoadedConfig bad_user = load_config_text("user = \"a b\"\n", "t.toml");

@@ -141,8 +141,8 @@ TEST_F(JournalTest, ADamagedRecordInTheMiddleCostsOnlyThatRecord) {
   ASSERT_EQ(files.size(), 1u);
   const int fd = ::open(files[0].c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
-  const off_t second = 24 + 8;                         // header + "before" padded to 8
-  ASSERT_EQ(::pwrite(fd, "\xff\xff", 2, second), 2);  // its magic
+  const off_t second = 24 + 8;                          // header + "before" padded to 8
+  ASSERT_EQ(::pwrite(fd, "\xff\xff", 2, second), 2);    // its magic
   ASSERT_EQ(::pwrite(fd, "X", 1, second + 24 + 3), 1);  // and its payload
   ::close(fd);
   Journal j(dir_, kSmall);

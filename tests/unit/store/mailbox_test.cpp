@@ -355,7 +355,8 @@ TEST_F(MailboxTest, CorruptUidlistIsRebuilt) {
     EXPECT_EQ(uids_of(s), (std::vector<std::uint32_t>{1, 2})) << text;
     EXPECT_EQ(s.uid_next, 3u) << text;
     const std::string rebuilt = slurp(box_ / "poshta-uidlist");
-    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1 0 0\n1 2 - 1.a\n2 3 - 2.b\n") << text;
+    EXPECT_EQ(rebuilt, "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 3 3 1 0 0\n1 2 - 1.a\n2 3 - 2.b\n")
+        << text;
   }
 }
 
@@ -879,7 +880,8 @@ TEST_F(MailboxTest, VersionOneUidlistIsReadAndUpgraded) {
   const auto again = sync();
   EXPECT_EQ(again.uid_validity, s.uid_validity);
   EXPECT_EQ(by_base(again, "1.a")->uid, 1u);
-  EXPECT_EQ(slurp(box_ / "poshta-uidlist"), "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1 2 0 0\n1 1 - 1.a\n");
+  EXPECT_EQ(slurp(box_ / "poshta-uidlist"),
+            "poshta-uidlist 2 " + std::to_string(s.uid_validity) + " 2 1 2 0 0\n1 1 - 1.a\n");
 }
 
 // Keywords are Dovecot's: letters a-z named in dovecot-keywords.
