@@ -6,7 +6,7 @@
 #
 #   --quick            small sizes for a smoke test (300 messages, 2 reps, 1000/100 connections,
 #                      a 2000-message POP3 maildrop, a 10000-message IMAP mailbox and 100 idle
-#                      IMAP connections)
+#                      IMAP connections; load.py with 200 senders, 500 idle IMAP, 50 slow clients)
 #   --poshta PATH      the binary (default: build/poshta)
 #   --count N          messages per SMTP and relay run (default 2000)
 #   --reps N           repetitions per case, medians printed (default 3)
@@ -29,11 +29,14 @@ relay=()
 memory=()
 pop3=()
 imap=()
+load=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) delivery+=(--count 300 --reps 2); relay+=(--count 300 --reps 2); memory+=(--conns 1000 --postfix-conns 100 --reps 2)
-             pop3+=(--count 2000 --reps 2); imap+=(--count 10000 --conns 100 --reps 2) ;;
-    --poshta|--json) common+=("$1" "$2"); shift ;;
+             pop3+=(--count 2000 --reps 2); imap+=(--count 10000 --conns 100 --reps 2)
+             load+=(--senders 200 --idle 500 --slow 50 --seconds 5) ;;
+    --poshta) common+=("$1" "$2"); load+=("$1" "$2"); shift ;;
+    --json) common+=("$1" "$2"); shift ;;
     --keep) common+=("$1") ;;
     --count) delivery+=(--count "$2"); relay+=(--count "$2"); shift ;;
     --reps) delivery+=(--reps "$2"); relay+=(--reps "$2"); memory+=(--reps "$2"); pop3+=(--reps "$2")
@@ -68,4 +71,6 @@ echo
 python3 "$here/pop3.py" "${common[@]}" "${pop3[@]}" || status=1
 echo
 python3 "$here/imap.py" "${common[@]}" "${imap[@]}" || status=1
+echo
+python3 "$here/load.py" "${load[@]}" || status=1
 exit $status

@@ -173,7 +173,10 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
     // self-signed pair is made in data_dir when none is configured). Then
     // Poshta enters data_dir as its own user, before any client is heard.
     std::vector<std::size_t> bound;
-    for (const auto& l : settings.listeners) bound.push_back(server.bind(l.host, l.port));
+    for (const auto& l : settings.listeners) {
+      bound.push_back(server.bind(l.host, l.port));
+      spdlog::info("serve event=listening protocol={} address={}", core::protocol_name(l.protocol), l.text());
+    }
     auto tls = net::make_tls_context(settings);
     auto relay_settings = remote_config(settings);  // reads smarthost_password_file
     if (auto problem = enter_data_dir(settings); !problem.empty()) return user_error(problem);
@@ -258,7 +261,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                         [&smtp_ctx, flavor, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_smtp(c, smtp_ctx, flavor, implicit_tls);
                         });
-          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
         }
         case core::Protocol::imap:
@@ -268,7 +270,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                         [&imap_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_imap(c, imap_ctx, implicit_tls);
                         });
-          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
         }
         case core::Protocol::pop3:
@@ -278,7 +279,6 @@ int serve(const std::filesystem::path& config_path, bool verbose) {
                         [&pop3_ctx, implicit_tls](const std::shared_ptr<net::Connection>& c) {
                           return serve_pop3(c, pop3_ctx, implicit_tls);
                         });
-          spdlog::info("serve event=listening protocol={} address={}", name, l.text());
           break;
         }
       }

@@ -302,14 +302,14 @@ struct Listing {
 
 core::Result<Listing> list_folder(const std::filesystem::path& folder, const DirTimes& times) {
   Listing out;
-  // A change right after the mtimes were set could keep them (ext4 takes
-  // them from a clock that moves in ticks of a few ms; whole-second file
-  // systems need whole seconds): the listing is trusted only if it began
-  // well after them. A large folder waits out the tick (at most 100 ms)
-  // rather than be listed again at its next opening.
+  // A change right after the mtimes were set could keep them: the kernel
+  // takes them from a clock that moves in ticks (a jiffy, at most 10 ms;
+  // whole seconds on some file systems). The listing is trusted only if it
+  // began a tick after them; a large folder waits out the tick (at most
+  // 10 ms) rather than be listed again at its next opening.
   const bool whole_seconds = times.new_mtime % 1000000000ull == 0 && times.cur_mtime % 1000000000ull == 0;
   const std::uint64_t settled =
-      std::max(times.new_mtime, times.cur_mtime) + (whole_seconds ? 2000000000ull : 100000000ull);
+      std::max(times.new_mtime, times.cur_mtime) + (whole_seconds ? 2000000000ull : 10000000ull);
   std::uint64_t start = now_ns();
   if (start < settled && !whole_seconds && times.cur_size > kLargeDirectory) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(settled - start));

@@ -110,6 +110,12 @@ class Poshta:
                     f"poshta serve did not open port {pending[0]} within {START_TIMEOUT} s; log:\n"
                     + self.log_text(LOG_TAIL))
             time.sleep(0.02)
+        # The ports are bound before the server has given up root and set
+        # up the rest: it is ready when it says so.
+        while "serve event=started" not in self.log_text().rsplit("==== poshta serve starting ====", 1)[-1]:
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise AssertionError("poshta serve did not log event=started; log:\n" + self.log_text(LOG_TAIL))
+            time.sleep(0.02)
         return self
 
     def stop(self, timeout=STOP_TIMEOUT):

@@ -253,8 +253,7 @@ std::vector<std::string> header_fields(const std::string& text) {
 TEST_F(MailboxTest, AnUnchangedFolderIsOpenedFromTheUidlistAlone) {
   deliver("1000.M1P1.host,S=10,W=11");
   deliver("1001.M2P1.host,S=20,W=22");
-  sync();  // moves new/ to cur/: the directories changed just now, the listing is not trusted
-  EXPECT_EQ(header_fields(slurp(box_ / "poshta-uidlist")).at(6), "0");
+  sync();  // moves new/ to cur/: the directories changed just now
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   const auto listed = sync();  // listed well after the last change: trusted from now on
   const auto fields = header_fields(slurp(box_ / "poshta-uidlist"));
