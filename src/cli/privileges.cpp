@@ -20,14 +20,27 @@ std::string errno_text(int e) {
   return std::generic_category().message(e);
 }
 
-// chown -h of `dir` and everything below it.
-std::string give_tree(const std::filesystem::path& dir, uid_t uid, gid_t gid) {
-  if (::lchown(dir.c_str(), uid, gid) != 0) return "cannot give " + dir.string() + " to its user: " + errno_text(errno);
+// chown -h of `path` to the user; a file gone meanwhile is fine.
+std::string give(const std::filesystem::path& path, uid_t uid, gid_t gid) {
+  if (::lchown(path.c_str(), uid, gid) != 0 && errno != ENOENT)
+    return "cannot give " + path.string() + " to its user: " + errno_text(errno);
+  return {};
+}
+
+// give() of `dir` and of everything below it (`recursive`) or of the entries
+// right in it.
+std::string give_tree(const std::filesystem::path& dir, uid_t uid, gid_t gid, bool recursive) {
+  if (auto problem = give(dir, uid, gid); !problem.empty()) return problem;
   std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
-       it.increment(ec)) {
-    if (::lchown(it->path().c_str(), uid, gid) != 0 && errno != ENOENT)
-      return "cannot give " + it->path().string() + " to its user: " + errno_text(errno);
+  if (recursive) {
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
+         it.increment(ec)) {
+      if (auto problem = give(it->path(), uid, gid); !problem.empty()) return problem;
+    }
+  } else {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (auto problem = give(entry.path(), uid, gid); !problem.empty()) return problem;
+    }
   }
   if (ec) return "cannot read " + dir.string() + ": " + ec.message();
   return {};
@@ -62,18 +75,11 @@ std::string enter_data_dir(core::Config& config) {
   // the directory's database) and the self-signed certificate.
   struct stat st {};
   if (::stat(data.c_str(), &st) != 0) return "cannot read " + data.string() + ": " + errno_text(errno);
-  if (st.st_uid != uid) {
-    if (auto problem = give_tree(data, uid, gid); !problem.empty()) return problem;
-  } else {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(data, ec)) {
-      if (::lchown(entry.path().c_str(), uid, gid) != 0 && errno != ENOENT)
-        return "cannot give " + entry.path().string() + " to its user: " + errno_text(errno);
-    }
-    if (std::filesystem::exists(data / "tls", ec)) {
-      if (auto problem = give_tree(data / "tls", uid, gid); !problem.empty()) return problem;
-    }
-  }
+  std::string problem = give_tree(data, uid, gid, st.st_uid != uid);
+  std::error_code ec;
+  if (problem.empty() && st.st_uid == uid && std::filesystem::exists(data / "tls", ec))
+    problem = give_tree(data / "tls", uid, gid, true);
+  if (!problem.empty()) return problem;
   if (::chdir(data.c_str()) != 0) return "cannot enter " + data.string() + ": " + errno_text(errno);
 
   if (::initgroups(name.c_str(), gid) != 0) return "cannot take the groups of " + name + ": " + errno_text(errno);

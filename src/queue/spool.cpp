@@ -77,17 +77,29 @@ std::string Spool::new_id() const {
   }
 }
 
+namespace {
+
+// Writes `parts` to `tmp` (fsync'd) and renames it to `path`, never over
+// another file: an id collision is EEXIST, and the caller takes a new id.
+// Nothing is left at either name on failure.
+std::error_code publish(const std::filesystem::path& tmp, const std::filesystem::path& path,
+                        std::span<const std::string_view> parts) {
+  if (auto ec = core::write_new_file(tmp, parts, core::Sync::file)) return ec;
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    auto ec = core::errno_code(errno);
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  return {};
+}
+
+}  // namespace
+
 std::error_code Spool::store(Envelope& env, std::span<const std::string_view> parts) {
   const std::string header = stored_header(env, parts);
   // Written in tmp/ (which recover() empties) and renamed into msg/ whole:
   // a crash mid-write leaves nothing in msg/ to mistake for damage.
-  const auto tmp = dir_ / "tmp" / (env.id + ".msg");
-  if (auto ec = core::write_new_file(tmp, after(header, parts), core::Sync::file)) return ec;
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, msg_path(env.id).c_str(), RENAME_NOREPLACE) != 0) {
-    auto ec = core::errno_code(errno);  // EEXIST: another message has the id, the caller takes a new one
-    ::unlink(tmp.c_str());
-    return ec;
-  }
+  if (auto ec = publish(dir_ / "tmp" / (env.id + ".msg"), msg_path(env.id), after(header, parts))) return ec;
   if (auto ec = sync_.sync()) {
     ::unlink(msg_path(env.id).c_str());  // not durable: the client gets a 4xx and retries
     return ec;
@@ -98,15 +110,8 @@ std::error_code Spool::store(Envelope& env, std::span<const std::string_view> pa
 std::error_code Spool::store_incoming(Envelope& env, std::span<const std::string_view> parts) {
   const std::string header = stored_header(env, parts);
   // Written under a dot name and renamed, so the server never picks up half a file.
-  const auto tmp = dir_ / "incoming" / ("." + env.id);
-  const auto path = dir_ / "incoming" / env.id;
-  if (auto ec = core::write_new_file(tmp, after(header, parts), core::Sync::file)) return ec;
-  // Never over another process's message: an id collision is EEXIST, and the caller retries.
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-    auto ec = core::errno_code(errno);
-    ::unlink(tmp.c_str());
+  if (auto ec = publish(dir_ / "incoming" / ("." + env.id), dir_ / "incoming" / env.id, after(header, parts)))
     return ec;
-  }
   return core::sync_directory(dir_ / "incoming");
 }
 

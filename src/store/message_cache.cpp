@@ -91,6 +91,17 @@ MessageCache::~MessageCache() {
   close_file();
 }
 
+bool MessageCache::replace_with(std::string_view content) {
+  // Beside it under a name of this thread's (the caller holds the file's lock,
+  // but another session may hold the lock of a newer file), then renamed.
+  const auto tmp = folder_ / (std::string(kFileName) + ".tmp." + std::to_string(::gettid()));
+  if (core::replace_file(path_, tmp, std::array{content})) {
+    std::filesystem::remove(tmp);
+    return false;
+  }
+  return true;
+}
+
 std::string MessageCache::header() const {
   return "poshta-cache 1 " + std::to_string(uid_validity_) + " " + schema_ + "\n";
 }
@@ -132,9 +143,7 @@ void MessageCache::open_file() {
     } else if (found != expected) {
       // Another UIDVALIDITY or schema: start anew beside it and rename, so
       // that sessions still reading the old file are not disturbed.
-      const auto tmp = folder_ / (std::string(kFileName) + ".tmp." + std::to_string(::gettid()));
-      if (core::replace_file(path_, tmp, std::array{std::string_view(expected)})) {
-        std::filesystem::remove(tmp);
+      if (!replace_with(expected)) {
         close_file();
         return;
       }
@@ -319,8 +328,7 @@ void MessageCache::compact(std::span<const MessageFile> live) {
     const auto start = static_cast<std::size_t>(e->offset - window_start_);
     content.append(window_, start, kRecordHeader + payload->size());
   }
-  const auto tmp = folder_ / (std::string(kFileName) + ".tmp." + std::to_string(::gettid()));
-  if (core::replace_file(path_, tmp, std::array{std::string_view(content)})) std::filesystem::remove(tmp);
+  replace_with(content);
   open_file();
 }
 

@@ -73,6 +73,9 @@ class MessageCache {
   // The record at `offset` (payload, CRC checked), read through window_.
   std::optional<std::string_view> record_at(std::uint64_t offset);
   std::string header() const;
+  // Puts a new file with `content` in place of the cache file (the old one
+  // stays with whoever has it open). False if it could not be written.
+  bool replace_with(std::string_view content);
 
   std::filesystem::path folder_;
   std::filesystem::path path_;

@@ -203,6 +203,31 @@ TEST_F(SpoolTest, RemoveDeletesTheMessageAndItsState) {
   EXPECT_TRUE(spool_->recover().envelopes.empty());
 }
 
+TEST_F(SpoolTest, AMessageCutShortByACrashNeverReachesMsg) {
+  // store() writes in tmp/ and renames: what a crash mid-write leaves is a
+  // file in tmp/, which recovery deletes without calling it damage.
+  const Envelope kept = store("kept\r\n");
+  spew(root_ / "queue" / "tmp" / "19c0e3b2a4f10002.msg", "Envelope-Version: 1\r\nhalf of it");
+  EXPECT_EQ(names_in(root_ / "queue" / "msg"), std::vector<std::string>{kept.id}) << "nothing else in msg/";
+  const auto r = spool_->recover();
+  EXPECT_TRUE(r.moved_aside.empty());
+  ASSERT_EQ(r.envelopes.size(), 1u);
+  EXPECT_TRUE(names_in(root_ / "queue" / "tmp").empty());
+  EXPECT_TRUE(names_in(root_ / "queue" / "corrupt").empty());
+}
+
+TEST_F(SpoolTest, StoreNeverReplacesAMessageOfTheSameId) {
+  const Envelope first = store("first\r\n");
+  Envelope second = make_envelope("c@d.example");
+  second.id = first.id;
+  const std::string_view parts[] = {"second\r\n"};
+  EXPECT_EQ(spool_->store(second, parts), std::errc::file_exists);
+  auto entry = spool_->load(first.id);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->content, "first\r\n");
+  EXPECT_TRUE(names_in(root_ / "queue" / "tmp").empty()) << "nothing left behind";
+}
+
 TEST_F(SpoolTest, RecoverKeepsCompleteEntries) {
   const Envelope a = store("one\r\n");
   Envelope b = store("two\r\n");
